@@ -1,0 +1,283 @@
+/*
+ * store.h - the itemfs table store: inodes, directory entries, item data and
+ * extended attributes, read and written inside transactions.
+ *
+ * This is the only interface the FUSE layer (fs/) sees of persistence. It
+ * speaks in inode numbers, names and byte buffers; no backend type (LMDB's
+ * MDB_val, a DynamoDB request) crosses it. A backend is one table of function
+ * pointers (struct store_ops); the LMDB backend in store/lmdb.c is the first,
+ * a networked DynamoDB-API backend is meant to be the second.
+ *
+ * The store owns the rules that must hold however the store is reached:
+ *  - the item size limit (STORE_ITEM_MAX, counted as DynamoDB counts: the
+ *    item's name + its data + every xattr name and value);
+ *  - link counts and the parent pointer of directories (kept by
+ *    store_dirent_add()/store_dirent_remove());
+ *  - the XXH3-64 checksum of item data, verified on every store_data_get();
+ *  - the format version of the store on disk.
+ * It does not know about open files, caching, permissions or timestamps
+ * beyond storing them: those are fs's business.
+ *
+ * Errors: every function that can fail returns 0 or a negative errno:
+ *   -ENOENT   no such inode / entry / xattr (-ENODATA for xattrs)
+ *   -EEXIST   the entry already exists
+ *   -EFBIG    the item would exceed STORE_ITEM_MAX (data or name)
+ *   -E2BIG    an xattr change would exceed STORE_ITEM_MAX
+ *   -ERANGE   a caller buffer is too small (xattr get/list)
+ *   -ENOSPC   the disk (or the backend's space) is full; nothing was written
+ *   -EBADMSG  stored item data failed its checksum: the caller must log the
+ *             item's path and answer EIO, never return the bytes
+ *   -EROFS    a write on a store opened read-only
+ *   -EIO      anything else, already logged with the backend's own message
+ * On error, outputs are not written and, unless stated otherwise, the
+ * transaction stays usable: the caller decides to commit or abort.
+ *
+ * Threads: a struct store may be used from any number of threads. A
+ * struct store_txn belongs to one thread at a time. At most one write
+ * transaction is open per store at a time (store_txn_begin() waits).
+ */
+#ifndef ITEMFS_STORE_H
+#define ITEMFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+#include <sys/types.h>
+
+/* Largest item, in bytes: name + data + xattr names and values. */
+#define STORE_ITEM_MAX 409600u
+/* Longest name of a directory entry or of an xattr, in bytes. */
+#define STORE_NAME_MAX 255u
+/* Inode number of the root directory (the mount's top level). */
+#define STORE_ROOT_INO 1u
+/* Format version written into new stores and the only one accepted. */
+#define STORE_FORMAT_VERSION 1u
+
+struct store;
+struct store_txn;
+
+/* Configuration for store_open(); zeroed fields take the defaults. */
+struct store_config {
+	const char *path;     /* store directory; borrowed for the call */
+	bool read_only;       /* open without write access */
+	bool create;          /* create the store if the directory is absent or empty */
+	size_t map_size_init; /* bytes; initial LMDB map size (default 64 MiB) */
+	/* Called with each log line the store emits (errors it cannot return
+	 * with enough context). NULL logs to stderr. */
+	void (*log)(int priority, const char *msg);
+};
+
+/*
+ * The metadata of one inode. Fields marked (store) are maintained by the
+ * store and ignored by store_inode_put() for an existing inode.
+ */
+struct store_attr {
+	uint64_t ino;
+	uint32_t mode;        /* type and permission bits, as st_mode */
+	uint32_t uid, gid;
+	uint32_t nlink;       /* (store) files: names; dirs: 2 + subdirectories */
+	uint64_t size;        /* (store) bytes of data (symlink: target length) */
+	uint64_t parent;      /* (store) directory that last linked this inode */
+	uint32_t keylen;      /* (store) name bytes counted towards the limit */
+	uint32_t xattr_bytes; /* (store) sum of xattr name and value lengths */
+	uint64_t version;     /* (store) bumped on every data change */
+	struct timespec atime, mtime, ctime;
+};
+
+/* One directory entry, as delivered to a store_dir_list() callback. */
+struct store_dirent {
+	const char *name; /* not NUL-terminated; valid only during the callback */
+	size_t namelen;
+	uint64_t ino;
+	uint32_t mode; /* type bits of the child (S_IFMT part of its mode) */
+};
+
+/* Returns 0 to continue, anything else stops the listing and is returned. */
+typedef int (*store_dirent_fn)(void *arg, const struct store_dirent *ent);
+
+struct store_statfs {
+	uint64_t bytes_used;  /* bytes the store occupies (live pages) */
+	uint64_t bytes_avail; /* bytes the store could still grow by */
+	uint64_t inodes;      /* live inodes */
+	uint64_t map_size;    /* current LMDB map size, bytes */
+};
+
+/* A heap buffer handed to the caller, who frees it with free(data). */
+struct store_buf {
+	void *data;
+	size_t len;
+};
+
+enum store_txn_flags {
+	STORE_TXN_READ = 0,
+	STORE_TXN_WRITE = 1,
+};
+
+/* The backend seam: every public function below dispatches through this. */
+struct store_ops {
+	void (*close)(struct store *st);
+	int (*txn_begin)(struct store *st, unsigned flags, struct store_txn **out);
+	int (*txn_commit)(struct store_txn *txn);
+	void (*txn_abort)(struct store_txn *txn);
+	int (*ino_alloc)(struct store_txn *txn, uint64_t *out);
+	int (*inode_get)(struct store_txn *txn, uint64_t ino, struct store_attr *out);
+	int (*inode_put)(struct store_txn *txn, const struct store_attr *attr);
+	int (*inode_free)(struct store_txn *txn, uint64_t ino);
+	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			  uint64_t *ino);
+	int (*dirent_add)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			  uint64_t ino);
+	int (*dirent_remove)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			     uint64_t *ino);
+	int (*dir_list)(struct store_txn *txn, uint64_t dir, store_dirent_fn fn, void *arg);
+	int (*dir_is_empty)(struct store_txn *txn, uint64_t dir);
+	int (*data_get)(struct store_txn *txn, uint64_t ino, struct store_buf *out);
+	int (*data_put)(struct store_txn *txn, uint64_t ino, const void *data, size_t len);
+	int (*xattr_get)(struct store_txn *txn, uint64_t ino, const char *name, void *buf,
+			 size_t size, size_t *len);
+	int (*xattr_set)(struct store_txn *txn, uint64_t ino, const char *name, const void *value,
+			 size_t size, int flags);
+	int (*xattr_list)(struct store_txn *txn, uint64_t ino, char *buf, size_t size,
+			  size_t *len);
+	int (*xattr_remove)(struct store_txn *txn, uint64_t ino, const char *name);
+	int (*statfs)(struct store *st, struct store_statfs *out);
+	int (*sync)(struct store *st);
+};
+
+/* Every backend's struct store begins with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * Opens (and with cfg->create, creates) the store in cfg->path.
+ * A new store gets the root directory (STORE_ROOT_INO, mode 0755, owned by
+ * the caller's uid/gid) and the format version.
+ * Errors: -ENOENT (absent and !create), -ENOTDIR, -EACCES,
+ *   -EINVAL (the directory holds something that is not an itemfs store;
+ *   nothing in it was modified), -EPROTO (an itemfs store of an unknown
+ *   format version, or a lock file of an incompatible LMDB version),
+ *   -EBUSY (locked), -ENOSPC, -EIO.
+ * On success *out is the store; close it with store_close().
+ * Must be called after any fork() (never open a store and then fork).
+ */
+int store_open(const struct store_config *cfg, struct store **out);
+
+/* Closes the store; st may be NULL. No transaction may be open. */
+void store_close(struct store *st);
+
+/*
+ * Begins a transaction. STORE_TXN_READ sees one consistent snapshot of the
+ * committed store. STORE_TXN_WRITE sees its own changes; it waits for any
+ * other writer of the same store (in this or another process) to finish.
+ * Before a write transaction starts the store makes sure its map has room
+ * for at least one maximal operation (it grows the map by itself).
+ * Errors: -EROFS (write on a read-only store), -ENOMEM, -EIO.
+ */
+int store_txn_begin(struct store *st, unsigned flags, struct store_txn **out);
+
+/*
+ * Commits and frees txn (also for a read transaction, where it only ends
+ * it). On error the transaction is aborted and freed all the same, and
+ * nothing it wrote is visible: -ENOSPC (disk full), -EIO.
+ * A write commit is durable (synced to stable storage) when it returns.
+ */
+int store_txn_commit(struct store_txn *txn);
+
+/* Discards txn's changes and frees it; txn may be NULL. */
+void store_txn_abort(struct store_txn *txn);
+
+/* Allocates a fresh inode number, never used before in this store. */
+int store_ino_alloc(struct store_txn *txn, uint64_t *out);
+
+/* Reads the metadata of ino into *out. Errors: -ENOENT. */
+int store_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out);
+
+/*
+ * Writes the metadata of attr->ino. For a new inode the (store) fields are
+ * initialised (nlink 0, or 2 for a directory; size 0; keylen 0;
+ * xattr_bytes 0; version 1; parent 0); for an existing one they are kept.
+ */
+int store_inode_put(struct store_txn *txn, const struct store_attr *attr);
+
+/* Deletes an inode with its data and xattrs. Its names must be gone. */
+int store_inode_free(struct store_txn *txn, uint64_t ino);
+
+/* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
+int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+		     uint64_t *ino);
+
+/*
+ * Adds the entry parent/name -> ino and keeps the link counts: a directory
+ * child raises parent's nlink and gets parent as its parent pointer; any
+ * other child raises its own nlink. The child's keylen becomes len when
+ * this is its only name, else the longest of its names seen so far.
+ * Errors: -EEXIST, -ENOENT (parent or ino missing), -ENAMETOOLONG,
+ *   -EFBIG (the new name would push the item past STORE_ITEM_MAX).
+ */
+int store_dirent_add(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+		     uint64_t ino);
+
+/*
+ * Removes the entry parent/name, undoing store_dirent_add()'s counts, and
+ * returns the child's inode number in *ino (may be NULL). It never frees
+ * the child: the caller does so with store_inode_free() when the child's
+ * last name is gone (nlink 0 for a file; rmdir for a directory).
+ */
+int store_dirent_remove(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			uint64_t *ino);
+
+/* Calls fn for each entry of dir in key (byte-wise name) order. */
+int store_dir_list(struct store_txn *txn, uint64_t dir, store_dirent_fn fn, void *arg);
+
+/* Returns 1 if dir has no entries, 0 if it has, or a negative errno. */
+int store_dir_is_empty(struct store_txn *txn, uint64_t dir);
+
+/*
+ * Reads ino's whole data into a new heap buffer (out->data is NULL when
+ * the item is empty), after verifying its checksum.
+ * Errors: -ENOENT, -EBADMSG (checksum mismatch: logged with the inode
+ * number; nothing returned), -ENOMEM.
+ */
+int store_data_get(struct store_txn *txn, uint64_t ino, struct store_buf *out);
+
+/*
+ * Replaces ino's data with data[0..len) and its checksum, sets the inode's
+ * size to len and bumps its version. The caller sets times with
+ * store_inode_put(). Errors: -EFBIG (keylen + len + xattr_bytes would
+ * exceed STORE_ITEM_MAX; nothing changed), -ENOENT.
+ */
+int store_data_put(struct store_txn *txn, uint64_t ino, const void *data, size_t len);
+
+/*
+ * xattrs, with the semantics of getxattr(2) etc. (the caller filters
+ * namespaces). get: size 0 asks for the length only; -ENODATA, -ERANGE.
+ * set: flags XATTR_CREATE/XATTR_REPLACE (-EEXIST/-ENODATA), -E2BIG past
+ * the item limit, -ERANGE for a name over STORE_NAME_MAX. list: the
+ * NUL-separated names in key order; size 0 asks for the length.
+ */
+int store_xattr_get(struct store_txn *txn, uint64_t ino, const char *name, void *buf,
+		    size_t size, size_t *len);
+int store_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, const void *value,
+		    size_t size, int flags);
+int store_xattr_list(struct store_txn *txn, uint64_t ino, char *buf, size_t size, size_t *len);
+int store_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name);
+
+/* Space used and available, for statfs(2). */
+int store_statfs(struct store *st, struct store_statfs *out);
+
+/* Flushes everything committed to stable storage. */
+int store_sync(struct store *st);
+
+/*
+ * True when an item whose name is keylen bytes and whose xattrs take
+ * xattr_bytes can hold size bytes of data. The one statement of the rule,
+ * for callers that want to refuse a write before buffering it.
+ */
+static inline bool store_item_fits(uint64_t keylen, uint64_t size, uint64_t xattr_bytes)
+{
+	return keylen + size + xattr_bytes <= STORE_ITEM_MAX;
+}
+
+#endif /* ITEMFS_STORE_H */
