@@ -1,0 +1,639 @@
+/*
+ * lmdb.c - the item operations of the LMDB backend: inodes, directory
+ * entries, item data and xattrs, with the rules kept alongside them (link
+ * counts and parent pointers, the item size limit, data checksums).
+ *
+ * Each operation reads and checks everything it needs before its first
+ * write, so an error it finds itself (-EEXIST, -EFBIG, ...) leaves the
+ * transaction unchanged and usable. An LMDB failure (a full map, a damaged
+ * page) breaks the transaction: it is kept in t->err, every later
+ * operation returns it, and so does the commit, which then aborts.
+ * Names arrive already checked by store.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+
+#include "lmdb_i.h"
+
+static const char *db_name(const struct lmdb_store *st, MDB_dbi dbi)
+{
+	if (dbi == st->inode)
+		return "inode";
+	if (dbi == st->dirent)
+		return "dirent";
+	if (dbi == st->data)
+		return "data";
+	if (dbi == st->xattr)
+		return "xattr";
+	return "meta";
+}
+
+/* The errno for LMDB result rc in t; a failure that breaks t is kept for commit. */
+static int txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	char what[64];
+	int err;
+
+	snprintf(what, sizeof(what), "%s in the %s database", op, db_name(st, dbi));
+	err = lmdb_errno(st, rc, what, ino);
+	if (rc != MDB_NOTFOUND && rc != MDB_KEYEXIST && !t->err)
+		t->err = err;
+	return err;
+}
+
+/* ---- LMDB access, with errno results; ino only names the item in logs ---- */
+
+static int db_get(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, uint64_t ino)
+{
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_get(t->mtxn, dbi, key, val);
+	return rc ? txn_fail(t, rc, "mdb_get", dbi, ino) : 0;
+}
+
+static int db_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsigned flags,
+		  uint64_t ino)
+{
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_put(t->mtxn, dbi, key, val, flags);
+	return rc ? txn_fail(t, rc, "mdb_put", dbi, ino) : 0;
+}
+
+static int db_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
+{
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_del(t->mtxn, dbi, key, NULL);
+	return rc ? txn_fail(t, rc, "mdb_del", dbi, ino) : 0;
+}
+
+static int cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c)
+{
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_cursor_open(t->mtxn, dbi, c);
+	return rc ? txn_fail(t, rc, "mdb_cursor_open", dbi, 0) : 0;
+}
+
+/*
+ * Moves c to the first (op MDB_SET_RANGE) or next (MDB_NEXT) key of ino's
+ * run: the keys that begin with ino, in byte order. Returns 0 on such a
+ * key, 1 past the run, or a negative errno.
+ */
+static int cursor_step(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi, uint64_t ino,
+		       MDB_cursor_op op, MDB_val *k, MDB_val *v)
+{
+	struct lmdb_key start;
+	int rc;
+
+	if (op == MDB_SET_RANGE) {
+		lmdb_key_set(&start, ino, NULL, 0);
+		*k = start.val;
+	}
+	rc = mdb_cursor_get(c, k, v, op);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc)
+		return txn_fail(t, rc, "mdb_cursor_get", dbi, ino);
+	return k->mv_size >= 8 && lmdb_key_ino(k) == ino ? 0 : 1;
+}
+
+static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct lmdb_key k;
+	MDB_val v;
+	int rc;
+
+	lmdb_key_set(&k, ino, NULL, 0);
+	rc = db_get(t, st->inode, &k.val, &v, ino);
+	return rc ? rc : lmdb_inode_decode(st, ino, &v, out);
+}
+
+static int inode_write(struct lmdb_txn *t, const struct store_attr *a)
+{
+	unsigned char rec[LMDB_INODE_REC_LEN];
+	MDB_val v = {sizeof(rec), rec};
+	struct lmdb_key k;
+
+	lmdb_inode_encode(a, rec);
+	lmdb_key_set(&k, a->ino, NULL, 0);
+	return db_put(t, lmdb_txn_store(t)->inode, &k.val, &v, 0, a->ino);
+}
+
+/* 1 if directory dir has no entries, 0 if it has, or a negative errno. */
+static int dir_empty(struct lmdb_txn *t, uint64_t dir)
+{
+	MDB_dbi dbi = lmdb_txn_store(t)->dirent;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	rc = cursor_open(t, dbi, &c);
+	if (rc)
+		return rc;
+	rc = cursor_step(t, c, dbi, dir, MDB_SET_RANGE, &k, &v);
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* ---- inodes ----------------------------------------------------------- */
+
+static int op_ino_alloc(struct store_txn *txn, uint64_t *out)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	MDB_val key = lmdb_meta_key(LMDB_META_NEXT_INO), v;
+	unsigned char buf[8];
+	uint64_t next;
+	int rc;
+
+	rc = db_get(t, st->meta, &key, &v, 0);
+	if (rc == -ENOENT || (!rc && lmdb_u64_get(&v, &next))) {
+		lmdb_log(st, LOG_ERR, "the meta database has no valid next_ino record");
+		return -EIO;
+	}
+	if (rc)
+		return rc;
+	lmdb_u64_val(buf, next + 1, &v);
+	rc = db_put(t, st->meta, &key, &v, 0, 0);
+	if (!rc)
+		*out = next;
+	return rc;
+}
+
+static int op_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out)
+{
+	return inode_read(lmdb_txn_of(txn), ino, out);
+}
+
+static int op_inode_put(struct store_txn *txn, const struct store_attr *attr)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	struct store_attr a;
+	int rc;
+
+	rc = inode_read(t, attr->ino, &a);
+	if (rc == -ENOENT)
+		a = (struct store_attr){
+		    .ino = attr->ino,
+		    .nlink = S_ISDIR(attr->mode) ? 2 : 0,
+		    .version = 1,
+		};
+	else if (rc)
+		return rc;
+	else if ((a.mode ^ attr->mode) & S_IFMT)
+		return -EINVAL; /* an inode's type is fixed; entries record it */
+	a.mode = attr->mode;
+	a.uid = attr->uid;
+	a.gid = attr->gid;
+	a.atime = attr->atime;
+	a.mtime = attr->mtime;
+	a.ctime = attr->ctime;
+	return inode_write(t, &a);
+}
+
+static int op_inode_free(struct store_txn *txn, uint64_t ino)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct store_attr a;
+	struct lmdb_key k;
+	MDB_cursor *c;
+	MDB_val xk, xv;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode)) {
+		rc = dir_empty(t, ino);
+		if (rc <= 0)
+			return rc < 0 ? rc : -ENOTEMPTY; /* freeing it would orphan its entries */
+	}
+	lmdb_key_set(&k, ino, NULL, 0);
+	rc = db_del(t, st->inode, &k.val, ino);
+	if (!rc)
+		rc = db_del(t, st->data, &k.val, ino);
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = cursor_open(t, st->xattr, &c);
+	if (rc)
+		return rc;
+	/* Re-seek after each delete rather than trust the cursor's position. */
+	while ((rc = cursor_step(t, c, st->xattr, ino, MDB_SET_RANGE, &xk, &xv)) == 0) {
+		rc = mdb_cursor_del(c, 0);
+		if (rc) {
+			rc = txn_fail(t, rc, "mdb_cursor_del", st->xattr, ino);
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- directory entries ------------------------------------------------ */
+
+static int op_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			 uint64_t *ino)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct lmdb_key k;
+	uint64_t child;
+	uint32_t type;
+	MDB_val v;
+	int rc;
+
+	lmdb_key_set(&k, parent, name, len);
+	rc = db_get(t, st->dirent, &k.val, &v, parent);
+	if (!rc)
+		rc = lmdb_dirent_decode(st, parent, &v, &child, &type);
+	if (!rc)
+		*ino = child;
+	return rc;
+}
+
+static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			 uint64_t ino)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char val[LMDB_DIRENT_VAL_LEN];
+	struct store_attr p, c;
+	struct lmdb_key k;
+	uint32_t keylen;
+	MDB_val v;
+	int rc;
+
+	rc = inode_read(t, parent, &p);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(p.mode))
+		return -ENOTDIR;
+	rc = inode_read(t, ino, &c);
+	if (rc)
+		return rc;
+	lmdb_key_set(&k, parent, name, len);
+	rc = db_get(t, st->dirent, &k.val, &v, parent);
+	if (rc != -ENOENT)
+		return rc ? rc : -EEXIST;
+	/* A directory has one name; a file counts the longest of its names. */
+	keylen = S_ISDIR(c.mode) || c.nlink == 0 || len > c.keylen ? (uint32_t)len : c.keylen;
+	if (!store_item_fits(keylen, c.size, c.xattr_bytes))
+		return -EFBIG;
+
+	lmdb_dirent_encode(val, ino, c.mode);
+	v = (MDB_val){sizeof(val), val};
+	rc = db_put(t, st->dirent, &k.val, &v, MDB_NOOVERWRITE, parent);
+	if (rc)
+		return rc;
+	c.keylen = keylen;
+	c.parent = parent;
+	if (S_ISDIR(c.mode)) {
+		p.nlink++;
+		rc = inode_write(t, &p);
+		if (rc)
+			return rc;
+	} else {
+		c.nlink++;
+	}
+	return inode_write(t, &c);
+}
+
+static int op_dirent_remove(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			    uint64_t *ino)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct store_attr p, c;
+	struct lmdb_key k;
+	uint64_t child;
+	uint32_t type;
+	bool dangling = false, is_dir;
+	MDB_val v;
+	int rc;
+
+	lmdb_key_set(&k, parent, name, len);
+	rc = db_get(t, st->dirent, &k.val, &v, parent);
+	if (!rc)
+		rc = lmdb_dirent_decode(st, parent, &v, &child, &type);
+	if (rc)
+		return rc;
+	rc = inode_read(t, child, &c);
+	if (rc == -ENOENT) {
+		/* Let the name of a lost inode go, or it could never be removed. */
+		lmdb_log(st, LOG_WARNING,
+			 "directory inode %llu: entry \"%.*s\" names missing inode %llu; "
+			 "removing the entry",
+			 (unsigned long long)parent, (int)len, name, (unsigned long long)child);
+		dangling = true;
+	} else if (rc) {
+		return rc;
+	}
+	is_dir = S_ISDIR(dangling ? type : c.mode);
+	if (is_dir) {
+		rc = inode_read(t, parent, &p);
+		if (rc)
+			return rc;
+	}
+
+	rc = db_del(t, st->dirent, &k.val, parent);
+	if (!rc && is_dir) {
+		if (p.nlink > 2)
+			p.nlink--;
+		rc = inode_write(t, &p);
+	} else if (!rc && !dangling) {
+		if (c.nlink > 0)
+			c.nlink--;
+		rc = inode_write(t, &c);
+	}
+	if (!rc && ino)
+		*ino = child;
+	return rc;
+}
+
+static int op_dir_list(struct store_txn *txn, uint64_t dir, store_dirent_fn fn, void *arg)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct store_dirent ent;
+	struct store_attr a;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, step;
+
+	rc = inode_read(t, dir, &a);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(a.mode))
+		return -ENOTDIR;
+	rc = cursor_open(t, st->dirent, &c);
+	if (rc)
+		return rc;
+	for (step = cursor_step(t, c, st->dirent, dir, MDB_SET_RANGE, &k, &v); step == 0;
+	     step = cursor_step(t, c, st->dirent, dir, MDB_NEXT, &k, &v)) {
+		ent.name = (const char *)k.mv_data + 8;
+		ent.namelen = k.mv_size - 8;
+		rc = lmdb_dirent_decode(st, dir, &v, &ent.ino, &ent.mode);
+		if (!rc)
+			rc = fn(arg, &ent);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		return rc;
+	return step < 0 ? step : 0;
+}
+
+static int op_dir_is_empty(struct store_txn *txn, uint64_t dir)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	struct store_attr a;
+	int rc;
+
+	rc = inode_read(t, dir, &a);
+	if (rc)
+		return rc;
+	return S_ISDIR(a.mode) ? dir_empty(t, dir) : -ENOTDIR;
+}
+
+/* ---- item data -------------------------------------------------------- */
+
+static int op_data_get(struct store_txn *txn, uint64_t ino, struct store_buf *out)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct store_attr a;
+	struct lmdb_key k;
+	const void *bytes;
+	size_t len;
+	void *copy;
+	MDB_val v;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (rc)
+		return rc;
+	lmdb_key_set(&k, ino, NULL, 0);
+	rc = db_get(t, st->data, &k.val, &v, ino);
+	if (rc == -ENOENT && a.size == 0) {
+		*out = (struct store_buf){NULL, 0};
+		return 0;
+	}
+	if (rc == -ENOENT) {
+		lmdb_log(st, LOG_ERR, "inode %llu: size %llu but no data record",
+			 (unsigned long long)ino, (unsigned long long)a.size);
+		return -EIO;
+	}
+	if (!rc)
+		rc = lmdb_data_decode(st, ino, &v, &bytes, &len);
+	if (rc)
+		return rc;
+	if (len != a.size) {
+		lmdb_log(st, LOG_ERR, "inode %llu: size %llu but %zu bytes of data",
+			 (unsigned long long)ino, (unsigned long long)a.size, len);
+		return -EIO;
+	}
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, bytes, len);
+	*out = (struct store_buf){copy, len};
+	return 0;
+}
+
+static int op_data_put(struct store_txn *txn, uint64_t ino, const void *data, size_t len)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct store_attr a;
+	struct lmdb_key k;
+	MDB_val v;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode))
+		return -EISDIR;
+	if (!store_item_fits(a.keylen, len, a.xattr_bytes))
+		return -EFBIG;
+	lmdb_key_set(&k, ino, NULL, 0);
+	if (len == 0) {
+		rc = db_del(t, st->data, &k.val, ino); /* an empty item has no record */
+		if (rc == -ENOENT)
+			rc = 0;
+	} else {
+		v.mv_size = LMDB_DATA_HDR_LEN + len;
+		rc = db_put(t, st->data, &k.val, &v, MDB_RESERVE, ino);
+		if (!rc)
+			lmdb_data_encode(v.mv_data, data, len);
+	}
+	if (rc)
+		return rc;
+	a.size = len;
+	a.version++;
+	return inode_write(t, &a);
+}
+
+/* ---- xattrs ----------------------------------------------------------- */
+
+static int op_xattr_get(struct store_txn *txn, uint64_t ino, const char *name, void *buf,
+			size_t size, size_t *len)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	struct store_attr a;
+	struct lmdb_key k;
+	MDB_val v;
+	int rc;
+
+	lmdb_key_set(&k, ino, name, strlen(name));
+	rc = db_get(t, lmdb_txn_store(t)->xattr, &k.val, &v, ino);
+	if (rc == -ENOENT) {
+		rc = inode_read(t, ino, &a);
+		return rc ? rc : -ENODATA;
+	}
+	if (rc)
+		return rc;
+	if (size > 0) {
+		if (size < v.mv_size)
+			return -ERANGE;
+		memcpy(buf, v.mv_data, v.mv_size);
+	}
+	*len = v.mv_size;
+	return 0;
+}
+
+static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, const void *value,
+			size_t size, int flags)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	size_t nlen = strlen(name);
+	struct store_attr a;
+	struct lmdb_key k;
+	uint64_t bytes;
+	MDB_val v;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (rc)
+		return rc;
+	lmdb_key_set(&k, ino, name, nlen);
+	rc = db_get(t, st->xattr, &k.val, &v, ino);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == -ENOENT && (flags & XATTR_REPLACE))
+		return -ENODATA;
+	bytes = (uint64_t)a.xattr_bytes - (rc == 0 ? nlen + v.mv_size : 0) + nlen + size;
+	if (!store_item_fits(a.keylen, a.size, bytes))
+		return -E2BIG;
+
+	v = (MDB_val){size, size > 0 ? (void *)value : (void *)""};
+	rc = db_put(t, st->xattr, &k.val, &v, 0, ino);
+	if (rc)
+		return rc;
+	a.xattr_bytes = (uint32_t)bytes;
+	return inode_write(t, &a);
+}
+
+static int op_xattr_list(struct store_txn *txn, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	MDB_dbi dbi = lmdb_txn_store(t)->xattr;
+	size_t total = 0, at = 0;
+	struct store_attr a;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (!rc)
+		rc = cursor_open(t, dbi, &c);
+	if (rc)
+		return rc;
+	/* Two passes, so that a buffer too small is left untouched. */
+	for (rc = cursor_step(t, c, dbi, ino, MDB_SET_RANGE, &k, &v); rc == 0;
+	     rc = cursor_step(t, c, dbi, ino, MDB_NEXT, &k, &v))
+		total += k.mv_size - 8 + 1;
+	if (rc == 1 && size > 0 && size < total)
+		rc = -ERANGE;
+	if (rc == 1 && size > 0) {
+		for (rc = cursor_step(t, c, dbi, ino, MDB_SET_RANGE, &k, &v); rc == 0;
+		     rc = cursor_step(t, c, dbi, ino, MDB_NEXT, &k, &v)) {
+			memcpy(buf + at, (const char *)k.mv_data + 8, k.mv_size - 8);
+			at += k.mv_size - 8;
+			buf[at++] = '\0';
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc < 0)
+		return rc;
+	*len = total;
+	return 0;
+}
+
+static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	size_t nlen = strlen(name);
+	struct store_attr a;
+	struct lmdb_key k;
+	MDB_val v;
+	int rc;
+
+	rc = inode_read(t, ino, &a);
+	if (rc)
+		return rc;
+	lmdb_key_set(&k, ino, name, nlen);
+	rc = db_get(t, st->xattr, &k.val, &v, ino);
+	if (rc)
+		return rc == -ENOENT ? -ENODATA : rc;
+	a.xattr_bytes -= (uint32_t)(nlen + v.mv_size);
+	rc = db_del(t, st->xattr, &k.val, ino);
+	return rc ? rc : inode_write(t, &a);
+}
+
+const struct store_ops lmdb_ops = {
+    .close = lmdb_close,
+    .txn_begin = lmdb_txn_begin,
+    .txn_commit = lmdb_txn_commit,
+    .txn_abort = lmdb_txn_abort,
+    .ino_alloc = op_ino_alloc,
+    .inode_get = op_inode_get,
+    .inode_put = op_inode_put,
+    .inode_free = op_inode_free,
+    .dirent_get = op_dirent_get,
+    .dirent_add = op_dirent_add,
+    .dirent_remove = op_dirent_remove,
+    .dir_list = op_dir_list,
+    .dir_is_empty = op_dir_is_empty,
+    .data_get = op_data_get,
+    .data_put = op_data_put,
+    .xattr_get = op_xattr_get,
+    .xattr_set = op_xattr_set,
+    .xattr_list = op_xattr_list,
+    .xattr_remove = op_xattr_remove,
+    .statfs = lmdb_statfs,
+    .sync = lmdb_sync,
+};

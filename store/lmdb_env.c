@@ -1,0 +1,740 @@
+/*
+ * lmdb_env.c - the LMDB environment behind a store: opening it (after a
+ * read-only validation pass that never modifies what it finds), creating a
+ * new store, transactions (read txns recycled through mdb_txn_reset/renew;
+ * LMDB itself serialises writers), growing the map before it fills,
+ * statfs, sync, and the one mapping of LMDB codes to errno values.
+ * The item operations are in lmdb.c; the byte layout in lmdb_format.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lmdb_i.h"
+
+#define MIB ((size_t)1 << 20)
+#define LMDB_MAP_DEFAULT (64 * MIB)
+/* A write txn begins with at least max(this, map size / 4) bytes of map free. */
+#define LMDB_ROOM_MIN (16 * MIB)
+#define LMDB_IDLE_MAX 8 /* reset read txns kept for reuse */
+/*
+ * Longest a txn begin waits for a pending remap. Bounded because the
+ * transaction the remap waits for may belong to the waiting thread itself.
+ */
+#define LMDB_REMAP_WAIT_S 1
+#define LMDB_RESIZED_RETRIES 3 /* begins retried after MDB_MAP_RESIZED */
+
+int lmdb_errno(const struct lmdb_store *st, int rc, const char *what, uint64_t ino)
+{
+	switch (rc) {
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+		lmdb_log(st, LOG_WARNING,
+			 "%s: the map is full; the transaction fails with ENOSPC and the "
+			 "map grows before the next one",
+			 what);
+		return -ENOSPC;
+	case ENOSPC:
+		return -ENOSPC;
+	case EACCES:
+	case EROFS:
+	case EBUSY:
+	case ENOMEM:
+		return -rc;
+	}
+	if (ino)
+		lmdb_log(st, LOG_ERR, "%s (inode %llu): %s", what, (unsigned long long)ino,
+			 mdb_strerror(rc));
+	else
+		lmdb_log(st, LOG_ERR, "%s: %s", what, mdb_strerror(rc));
+	return -EIO;
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static int path_join(char out[PATH_MAX], const char *dir, const char *name)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Sets *empty when dir holds nothing but "." and "..". */
+static int dir_is_empty_path(const char *dir, bool *empty)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	*empty = true;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			*empty = false;
+			break;
+		}
+	closedir(d);
+	return 0;
+}
+
+/* Creates directory path with mode 0700 exactly, whatever the umask. */
+static int make_dir(const char *path)
+{
+	int rc;
+
+	if (mkdir(path, 0700) < 0)
+		return -errno;
+	if (chmod(path, 0700) < 0) {
+		rc = -errno;
+		rmdir(path);
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * Decides what cfg->path is: an existing store to validate (*fresh false),
+ * or a place for a new one (*fresh true; *made_dir when the directory was
+ * created here, with mode 0700 whatever the umask). Touches nothing else.
+ */
+static int locate(const struct store_config *cfg, bool *fresh, bool *made_dir)
+{
+	const char *path = cfg->path;
+	bool create = cfg->create && !cfg->read_only;
+	char data_path[PATH_MAX];
+	struct stat sb;
+	bool empty = false;
+	int rc;
+
+	if (stat(path, &sb) < 0) {
+		rc = -errno;
+		if (rc != -ENOENT || !create) {
+			store_log(cfg->log, LOG_ERR, "%s: cannot open the store directory: %s",
+				  path, strerror(-rc));
+			return rc;
+		}
+		rc = make_dir(path);
+		if (rc) {
+			store_log(cfg->log, LOG_ERR, "%s: cannot create the store directory: %s",
+				  path, strerror(-rc));
+			return rc;
+		}
+		*fresh = *made_dir = true;
+		return 0;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		store_log(cfg->log, LOG_ERR, "%s: not a directory; a store is a directory", path);
+		return -ENOTDIR;
+	}
+	rc = path_join(data_path, path, "data.mdb");
+	if (rc)
+		return rc;
+	if (stat(data_path, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode) || sb.st_size == 0) {
+			store_log(cfg->log, LOG_ERR,
+				  "%s: data.mdb is %s, not an LMDB file: not an itemfs store; "
+				  "nothing was changed",
+				  path, S_ISREG(sb.st_mode) ? "empty" : "not a regular file");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		rc = -errno;
+		store_log(cfg->log, LOG_ERR, "%s: cannot read data.mdb: %s", path, strerror(-rc));
+		return rc;
+	}
+	rc = dir_is_empty_path(path, &empty);
+	if (rc) {
+		store_log(cfg->log, LOG_ERR, "%s: cannot list the directory: %s", path,
+			  strerror(-rc));
+		return rc;
+	}
+	if (!empty) {
+		store_log(cfg->log, LOG_ERR,
+			  "%s: not an itemfs store (the directory holds other files and no "
+			  "data.mdb); nothing was changed",
+			  path);
+		return -EINVAL;
+	}
+	if (!create) {
+		store_log(
+		    cfg->log, LOG_ERR,
+		    "%s: empty directory, not an itemfs store; open it with create to make one",
+		    path);
+		return -EINVAL;
+	}
+	*fresh = true;
+	return 0;
+}
+
+/* The errno for a failed mdb_env_open(), logged; file names the suspect. */
+static int env_open_errno(const struct store_config *cfg, int rc, const char *file)
+{
+	switch (rc) {
+	case MDB_INVALID:
+		store_log(cfg->log, LOG_ERR,
+			  "%s: %s is not an LMDB file: not an itemfs store; nothing was changed",
+			  cfg->path, file);
+		return -EINVAL;
+	case MDB_VERSION_MISMATCH:
+		store_log(cfg->log, LOG_ERR,
+			  "%s: %s was written by an incompatible LMDB version (this is %s)",
+			  cfg->path, file, MDB_VERSION_STRING);
+		return -EPROTO;
+	case EAGAIN:
+	case EBUSY:
+		store_log(cfg->log, LOG_ERR, "%s: the store is locked by another process",
+			  cfg->path);
+		return -EBUSY;
+	}
+	store_log(cfg->log, LOG_ERR, "%s: cannot open %s: %s", cfg->path, file, mdb_strerror(rc));
+	return rc > 0 ? -rc : -EIO;
+}
+
+/*
+ * Checks, without modifying anything (MDB_RDONLY|MDB_NOLOCK: not even a lock
+ * file), that cfg->path holds an itemfs store of our format, and reports the
+ * map size recorded in it.
+ */
+static int validate(const struct store_config *cfg, size_t *map_size)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_envinfo info;
+	MDB_val key = lmdb_meta_key(LMDB_META_FORMAT), val;
+	MDB_dbi dbi;
+	uint32_t format;
+	int rc;
+
+	rc = mdb_env_create(&env);
+	if (rc) {
+		env = NULL;
+		rc = env_open_errno(cfg, rc, "data.mdb");
+		goto out;
+	}
+	rc = mdb_env_set_maxdbs(env, LMDB_MAXDBS);
+	if (!rc)
+		rc = mdb_env_open(env, cfg->path, MDB_RDONLY | MDB_NOLOCK, 0600);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		rc = env_open_errno(cfg, rc, "data.mdb");
+		goto out;
+	}
+	rc = mdb_dbi_open(txn, LMDB_DB_META, 0, &dbi);
+	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+		store_log(cfg->log, LOG_ERR,
+			  "%s: an LMDB environment without a meta database: not an itemfs store; "
+			  "nothing was changed",
+			  cfg->path);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!rc)
+		rc = mdb_get(txn, dbi, &key, &val);
+	if (rc == MDB_NOTFOUND || (!rc && lmdb_u32_get(&val, &format))) {
+		store_log(cfg->log, LOG_ERR,
+			  "%s: the meta database has no valid format record: not an itemfs store; "
+			  "nothing was changed",
+			  cfg->path);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (rc) {
+		rc = env_open_errno(cfg, rc, "data.mdb");
+		goto out;
+	}
+	if (format != STORE_FORMAT_VERSION) {
+		store_log(cfg->log, LOG_ERR,
+			  "%s: store format version %u; this itemfs reads only version %u",
+			  cfg->path, format, STORE_FORMAT_VERSION);
+		rc = -EPROTO;
+		goto out;
+	}
+	mdb_env_info(env, &info);
+	*map_size = info.me_mapsize;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (env)
+		mdb_env_close(env);
+	return rc;
+}
+
+static int env_open(struct lmdb_store *st, const struct store_config *cfg, size_t map_size)
+{
+	unsigned flags = MDB_NOTLS | (st->read_only ? MDB_RDONLY : 0);
+	MDB_stat ms;
+	int rc;
+
+	rc = mdb_env_create(&st->env);
+	if (rc) {
+		st->env = NULL;
+		return env_open_errno(cfg, rc, "data.mdb");
+	}
+	rc = mdb_env_set_maxdbs(st->env, LMDB_MAXDBS);
+	if (!rc)
+		rc = mdb_env_set_mapsize(st->env, map_size);
+	if (!rc)
+		rc = mdb_env_open(st->env, cfg->path, flags, 0600);
+	if (rc)
+		/* data.mdb passed validate(); what is left to refuse is lock.mdb. */
+		return env_open_errno(cfg, rc, "lock.mdb");
+	mdb_env_stat(st->env, &ms);
+	st->psize = ms.ms_psize;
+	return 0;
+}
+
+/* Writes what a new store holds: the format, next_ino and the root. */
+static int write_initial(struct lmdb_store *st, MDB_txn *txn)
+{
+	struct store_attr root = {
+	    .ino = STORE_ROOT_INO,
+	    .mode = S_IFDIR | 0755,
+	    .uid = (uint32_t)geteuid(),
+	    .gid = (uint32_t)getegid(),
+	    .nlink = 2,
+	    .parent = STORE_ROOT_INO,
+	    .version = 1,
+	};
+	unsigned char num[8], rec[LMDB_INODE_REC_LEN];
+	struct lmdb_key k;
+	MDB_val key, val;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &root.mtime);
+	root.atime = root.ctime = root.mtime;
+
+	key = lmdb_meta_key(LMDB_META_FORMAT);
+	lmdb_u32_val(num, STORE_FORMAT_VERSION, &val);
+	rc = mdb_put(txn, st->meta, &key, &val, 0);
+	if (rc)
+		return rc;
+	key = lmdb_meta_key(LMDB_META_NEXT_INO);
+	lmdb_u64_val(num, LMDB_FIRST_INO, &val);
+	rc = mdb_put(txn, st->meta, &key, &val, 0);
+	if (rc)
+		return rc;
+	lmdb_key_set(&k, STORE_ROOT_INO, NULL, 0);
+	lmdb_inode_encode(&root, rec);
+	val = (MDB_val){sizeof(rec), rec};
+	return mdb_put(txn, st->inode, &k.val, &val, 0);
+}
+
+/* Opens (with create: creates and fills) the named databases. */
+static int setup_dbs(struct lmdb_store *st, bool create)
+{
+	const char *names[] = {LMDB_DB_META, LMDB_DB_INODE, LMDB_DB_DIRENT, LMDB_DB_DATA,
+			       LMDB_DB_XATTR};
+	MDB_dbi *slots[] = {&st->meta, &st->inode, &st->dirent, &st->data, &st->xattr};
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+	if (rc)
+		return lmdb_errno(st, rc, "opening the databases", 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		rc = mdb_dbi_open(txn, names[i], create ? MDB_CREATE : 0, slots[i]);
+		if (rc == MDB_NOTFOUND) {
+			lmdb_log(st, LOG_ERR, "the store has no %s database: it is damaged",
+				 names[i]);
+			mdb_txn_abort(txn);
+			return -EIO;
+		}
+		if (rc)
+			goto fail;
+	}
+	if (create) {
+		rc = write_initial(st, txn);
+		if (rc)
+			goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? lmdb_errno(st, rc, "opening the databases", 0) : 0;
+fail:
+	mdb_txn_abort(txn);
+	return lmdb_errno(st, rc, "opening the databases", 0);
+}
+
+/* Undoes what creating a store in path made: its files, and its directory. */
+static void remove_created(const char *path, bool made_dir)
+{
+	char file[PATH_MAX];
+
+	if (path_join(file, path, "data.mdb") == 0)
+		unlink(file);
+	if (path_join(file, path, "lock.mdb") == 0)
+		unlink(file);
+	if (made_dir)
+		rmdir(path);
+}
+
+/* Gives files a new store created mode 0600, whatever the umask. */
+static int chmod_created(const struct store_config *cfg)
+{
+	char file[PATH_MAX];
+	const char *names[] = {"data.mdb", "lock.mdb"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int rc = path_join(file, cfg->path, names[i]);
+
+		if (!rc && chmod(file, 0600) < 0)
+			rc = -errno;
+		if (rc) {
+			store_log(cfg->log, LOG_ERR, "%s: cannot set mode 0600 on %s: %s",
+				  cfg->path, names[i], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int store_lmdb_open(const struct store_config *cfg, struct store **out)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t map_size = cfg->map_size_init ? cfg->map_size_init : LMDB_MAP_DEFAULT;
+	size_t found = 0;
+	bool fresh = false, made_dir = false;
+	struct lmdb_store *st = NULL;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (page > 0)
+		map_size = (map_size + (size_t)page - 1) / (size_t)page * (size_t)page;
+	rc = locate(cfg, &fresh, &made_dir);
+	if (rc)
+		return rc;
+	if (!fresh) {
+		rc = validate(cfg, &found);
+		if (rc)
+			return rc;
+		if (found > map_size)
+			map_size = found;
+	}
+
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(cfg->path))) {
+		free(st);
+		st = NULL;
+		rc = -ENOMEM;
+		goto fail;
+	}
+	st->base.ops = &lmdb_ops;
+	st->log = cfg->log;
+	st->read_only = cfg->read_only;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	rc = env_open(st, cfg, map_size);
+	if (!rc && fresh)
+		rc = chmod_created(cfg);
+	if (!rc)
+		rc = setup_dbs(st, fresh);
+	if (rc)
+		goto fail;
+	*out = &st->base;
+	return 0;
+fail:
+	if (st)
+		lmdb_close(&st->base);
+	if (fresh)
+		remove_created(cfg->path, made_dir);
+	return rc;
+}
+
+void lmdb_close(struct store *s)
+{
+	struct lmdb_store *st = lmdb_store_of(s);
+	struct lmdb_txn *t;
+
+	while ((t = st->idle)) {
+		st->idle = t->next;
+		mdb_txn_abort(t->mtxn);
+		free(t);
+	}
+	if (st->env)
+		mdb_env_close(st->env);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->mu);
+	free(st->path);
+	free(st);
+}
+
+/* ---- map growth ------------------------------------------------------- */
+
+/*
+ * The map size the store should have before a write txn: the current size
+ * (*cur), doubled until the free room (map size minus the pages in use) is
+ * at least max(LMDB_ROOM_MIN, a quarter of the map).
+ */
+static size_t map_target(const struct lmdb_store *st, size_t *cur)
+{
+	MDB_envinfo info;
+	size_t used, size;
+
+	mdb_env_info(st->env, &info);
+	used = (info.me_last_pgno + 1) * st->psize;
+	size = *cur = info.me_mapsize;
+	while (size < used || size - used < (size / 4 > LMDB_ROOM_MIN ? size / 4 : LMDB_ROOM_MIN))
+		size *= 2;
+	return size;
+}
+
+/* With mu held and no txn live: adopts and/or grows the map, as pending. */
+static void remap_locked(struct lmdb_store *st)
+{
+	size_t cur, target;
+	int rc;
+
+	if (st->remap_adopt) {
+		rc = mdb_env_set_mapsize(st->env, 0);
+		if (rc)
+			lmdb_log(st, LOG_ERR, "cannot adopt the map size another process set: %s",
+				 mdb_strerror(rc));
+	}
+	if (!st->read_only) {
+		target = map_target(st, &cur);
+		if (target != cur) {
+			rc = mdb_env_set_mapsize(st->env, target);
+			if (rc)
+				lmdb_log(st, LOG_ERR,
+					 "cannot grow the map from %zu to %zu bytes: %s", cur,
+					 target, mdb_strerror(rc));
+			else
+				lmdb_log(st, LOG_INFO, "map grown from %zu to %zu bytes", cur,
+					 target);
+		}
+	}
+	st->remap_pending = st->remap_adopt = false;
+	pthread_cond_broadcast(&st->cond);
+}
+
+/*
+ * With mu held: lets a pending remap happen before a txn begins - at once
+ * if no txn is live, else when the last one ends. Gives up after
+ * LMDB_REMAP_WAIT_S, since a live txn may be the caller's own.
+ */
+static void remap_settle_locked(struct lmdb_store *st)
+{
+	struct timespec deadline;
+
+	if (!st->remap_pending)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += LMDB_REMAP_WAIT_S;
+	while (st->remap_pending) {
+		if (st->live == 0) {
+			remap_locked(st);
+			return;
+		}
+		if (pthread_cond_timedwait(&st->cond, &st->mu, &deadline) == ETIMEDOUT)
+			return;
+	}
+}
+
+/* With mu held: one txn fewer; the last one out does a pending remap. */
+static void live_drop_locked(struct lmdb_store *st)
+{
+	if (--st->live == 0 && st->remap_pending)
+		remap_locked(st);
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+/* Allocates *tp and begins its LMDB txn; on failure *tp may need freeing. */
+static int txn_new(struct lmdb_store *st, bool write, struct lmdb_txn **tp)
+{
+	struct lmdb_txn *t = calloc(1, sizeof(*t));
+
+	*tp = t;
+	if (!t)
+		return ENOMEM;
+	return mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->mtxn);
+}
+
+/* Frees t and its LMDB txn (active or reset), if any. */
+static void txn_discard(struct lmdb_txn *t)
+{
+	if (t && t->mtxn)
+		mdb_txn_abort(t->mtxn);
+	free(t);
+}
+
+int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
+{
+	struct lmdb_store *st = lmdb_store_of(s);
+	bool write = flags == STORE_TXN_WRITE;
+	struct lmdb_txn *t;
+	size_t cur;
+	int rc;
+
+	if (write && st->read_only)
+		return -EROFS;
+	for (int attempt = 0;; attempt++) {
+		pthread_mutex_lock(&st->mu);
+		if (write && !st->remap_pending && map_target(st, &cur) != cur)
+			st->remap_pending = true;
+		remap_settle_locked(st);
+		st->live++;
+		t = NULL;
+		if (!write && st->idle) {
+			t = st->idle;
+			st->idle = t->next;
+			st->nidle--;
+		}
+		pthread_mutex_unlock(&st->mu);
+
+		rc = t ? mdb_txn_renew(t->mtxn) : txn_new(st, write, &t);
+		if (rc == 0) {
+			t->base.st = s;
+			t->write = write;
+			t->err = 0;
+			t->next = NULL;
+			*out = &t->base;
+			return 0;
+		}
+		txn_discard(t);
+		pthread_mutex_lock(&st->mu);
+		if (rc == MDB_MAP_RESIZED && attempt < LMDB_RESIZED_RETRIES)
+			st->remap_pending = st->remap_adopt = true;
+		live_drop_locked(st);
+		pthread_mutex_unlock(&st->mu);
+		if (rc != MDB_MAP_RESIZED || attempt >= LMDB_RESIZED_RETRIES)
+			return lmdb_errno(st, rc, "beginning a transaction", 0);
+	}
+}
+
+/* Ends t, whose LMDB txn is still active for a read txn, gone for a write txn. */
+static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
+{
+	if (!t->write)
+		mdb_txn_reset(t->mtxn);
+	else
+		t->mtxn = NULL;
+	pthread_mutex_lock(&st->mu);
+	if (!t->write && st->nidle < LMDB_IDLE_MAX) {
+		t->next = st->idle;
+		st->idle = t;
+		st->nidle++;
+		t = NULL;
+	}
+	live_drop_locked(st);
+	pthread_mutex_unlock(&st->mu);
+	txn_discard(t);
+}
+
+int lmdb_txn_commit(struct store_txn *txn)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	struct lmdb_store *st = lmdb_txn_store(t);
+	int rc = 0;
+
+	if (t->write && t->err) {
+		rc = t->err;
+		mdb_txn_abort(t->mtxn);
+	} else if (t->write) {
+		rc = mdb_txn_commit(t->mtxn);
+		if (rc)
+			rc = lmdb_errno(st, rc, "committing a transaction", 0);
+	}
+	txn_end(st, t);
+	return rc;
+}
+
+void lmdb_txn_abort(struct store_txn *txn)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+
+	if (t->write)
+		mdb_txn_abort(t->mtxn);
+	txn_end(lmdb_txn_store(t), t);
+}
+
+/* ---- statfs, sync ----------------------------------------------------- */
+
+/* Pages on LMDB's freelist (FREE_DBI, dbi 0): each value is a page-number
+ * list whose first word is its length. */
+static int free_pages(struct lmdb_txn *t, size_t *out)
+{
+	struct lmdb_store *st = lmdb_txn_store(t);
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n, sum = 0;
+	int rc;
+
+	rc = mdb_cursor_open(t->mtxn, 0, &c);
+	if (rc)
+		return lmdb_errno(st, rc, "reading the freelist", 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (v.mv_size < sizeof(n))
+			continue;
+		memcpy(&n, v.mv_data, sizeof(n)); /* LMDB values are only 2-byte aligned */
+		sum += n;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return lmdb_errno(st, rc, "reading the freelist", 0);
+	*out = sum;
+	return 0;
+}
+
+int lmdb_statfs(struct store *s, struct store_statfs *out)
+{
+	struct lmdb_store *st = lmdb_store_of(s);
+	struct store_txn *txn;
+	struct statvfs vfs;
+	MDB_envinfo info;
+	MDB_stat ms;
+	size_t nfree = 0, pages;
+	int rc;
+
+	rc = lmdb_txn_begin(s, STORE_TXN_READ, &txn);
+	if (rc)
+		return rc;
+	mdb_env_info(st->env, &info);
+	rc = mdb_stat(lmdb_txn_of(txn)->mtxn, st->inode, &ms);
+	if (rc)
+		rc = lmdb_errno(st, rc, "counting inodes", 0);
+	if (!rc)
+		rc = free_pages(lmdb_txn_of(txn), &nfree);
+	lmdb_txn_abort(txn);
+	if (rc)
+		return rc;
+	if (statvfs(st->path, &vfs) < 0) {
+		rc = -errno;
+		lmdb_log(st, LOG_ERR, "statvfs: %s", strerror(-rc));
+		return rc;
+	}
+	pages = info.me_last_pgno + 1;
+	out->bytes_used = (uint64_t)(pages > nfree ? pages - nfree : 0) * st->psize;
+	out->bytes_avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	out->inodes = ms.ms_entries;
+	out->map_size = info.me_mapsize;
+	return 0;
+}
+
+int lmdb_sync(struct store *s)
+{
+	struct lmdb_store *st = lmdb_store_of(s);
+	int rc;
+
+	if (st->read_only)
+		return 0;
+	rc = mdb_env_sync(st->env, 1);
+	return rc ? lmdb_errno(st, rc, "syncing", 0) : 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * lmdb_i.h - the LMDB backend's private types, shared by its three files:
+ *   lmdb_env.c     opening and validating a store, transactions, map growth,
+ *                  statfs, sync, and the one LMDB-code-to-errno mapping;
+ *   lmdb_format.c  the byte layout of every key and value (the code form of
+ *                  docs/store-format.md);
+ *   lmdb.c         the item operations (inodes, entries, data, xattrs).
+ * Only these files include lmdb.h; no MDB_* type leaves store/.
+ */
+#ifndef ITEMFS_LMDB_I_H
+#define ITEMFS_LMDB_I_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "store_i.h"
+
+/* Named databases; see docs/store-format.md. */
+#define LMDB_DB_META "meta"
+#define LMDB_DB_INODE "inode"
+#define LMDB_DB_DIRENT "dirent"
+#define LMDB_DB_DATA "data"
+#define LMDB_DB_XATTR "xattr"
+#define LMDB_MAXDBS 8
+
+/* Keys of the meta database. */
+#define LMDB_META_FORMAT "format"
+#define LMDB_META_NEXT_INO "next_ino"
+#define LMDB_FIRST_INO 2u /* next_ino of a new store; 1 is the root */
+
+/* A meta database key. LMDB never writes through a key it is given. */
+static inline MDB_val lmdb_meta_key(const char *name)
+{
+	return (MDB_val){strlen(name), (void *)name};
+}
+
+/* Value layouts (little-endian fields; see lmdb_format.c). */
+#define LMDB_INODE_REC_VERSION 1u
+#define LMDB_INODE_REC_LEN 85u	/* 1 version + 4 * u32 + 3 * u64 + 2 * u32 + 3 * 12 */
+#define LMDB_DIRENT_VAL_LEN 12u /* u64 child ino + u32 type bits */
+#define LMDB_DATA_HDR_LEN 8u	/* u64 XXH3-64 of the data */
+
+/* A key: an inode number, big-endian so keys sort by number, then a name. */
+struct lmdb_key {
+	unsigned char buf[8 + STORE_NAME_MAX];
+	MDB_val val; /* points into buf */
+};
+
+struct lmdb_txn;
+
+struct lmdb_store {
+	struct store base; /* first: store.c reaches ops through it */
+	MDB_env *env;
+	/* Opened once by store_lmdb_open(); valid until lmdb_close(). */
+	MDB_dbi meta, inode, dirent, data, xattr;
+	char *path; /* the store directory, for log lines and statvfs() */
+	bool read_only;
+	size_t psize; /* LMDB page size, bytes */
+	void (*log)(int priority, const char *msg);
+
+	/*
+	 * mdb_env_set_mapsize() may run only while no transaction of this
+	 * process is active. live counts them; a remap is done by whoever
+	 * finds live == 0 while remap_pending is set (a txn begin, or the
+	 * last txn to end). Begins wait (bounded) while a remap is pending,
+	 * so readers cannot starve it.
+	 */
+	pthread_mutex_t mu;
+	pthread_cond_t cond;   /* broadcast when a pending remap is done */
+	unsigned live;	       /* (mu) txns begun and not yet ended */
+	bool remap_pending;    /* (mu) the map must be remapped */
+	bool remap_adopt;      /* (mu) ... first adopting another process's size */
+	struct lmdb_txn *idle; /* (mu) reset read txns, for mdb_txn_renew() */
+	unsigned nidle;	       /* (mu) length of the idle list */
+};
+
+struct lmdb_txn {
+	struct store_txn base; /* first: store.c reaches the store through it */
+	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
+	bool write;
+	int err;	       /* first LMDB failure that broke the txn; commit returns it */
+	struct lmdb_txn *next; /* idle list link */
+};
+
+static inline struct lmdb_store *lmdb_store_of(struct store *st)
+{
+	return (struct lmdb_store *)st;
+}
+
+static inline struct lmdb_txn *lmdb_txn_of(struct store_txn *txn)
+{
+	return (struct lmdb_txn *)txn;
+}
+
+static inline struct lmdb_store *lmdb_txn_store(const struct lmdb_txn *t)
+{
+	return lmdb_store_of(t->base.st);
+}
+
+/* lmdb.c */
+extern const struct store_ops lmdb_ops;
+
+/* lmdb_env.c */
+void lmdb_close(struct store *st);
+int lmdb_txn_begin(struct store *st, unsigned flags, struct store_txn **out);
+int lmdb_txn_commit(struct store_txn *txn);
+void lmdb_txn_abort(struct store_txn *txn);
+int lmdb_statfs(struct store *st, struct store_statfs *out);
+int lmdb_sync(struct store *st);
+
+/*
+ * Turns an LMDB (or errno) result into a negative errno: MDB_NOTFOUND
+ * -ENOENT, MDB_KEYEXIST -EEXIST, MDB_MAP_FULL and ENOSPC -ENOSPC; EACCES,
+ * EROFS, EBUSY and ENOMEM pass through; anything else is logged with
+ * mdb_strerror(), what and ino (0: none) and becomes -EIO.
+ */
+int lmdb_errno(const struct lmdb_store *st, int rc, const char *what, uint64_t ino);
+
+/* Logs one line, prefixed with the store's path. */
+#define lmdb_log(st, priority, fmt, ...)                                                           \
+	store_log((st)->log, priority, "%s: " fmt, (st)->path, ##__VA_ARGS__)
+
+/* lmdb_format.c */
+void lmdb_key_set(struct lmdb_key *k, uint64_t ino, const void *name, size_t len);
+uint64_t lmdb_key_ino(const MDB_val *key);
+void lmdb_u32_val(unsigned char buf[4], uint32_t v, MDB_val *out);
+void lmdb_u64_val(unsigned char buf[8], uint64_t v, MDB_val *out);
+int lmdb_u32_get(const MDB_val *v, uint32_t *out);
+int lmdb_u64_get(const MDB_val *v, uint64_t *out);
+void lmdb_inode_encode(const struct store_attr *a, unsigned char rec[LMDB_INODE_REC_LEN]);
+int lmdb_inode_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v,
+		      struct store_attr *out);
+void lmdb_dirent_encode(unsigned char val[LMDB_DIRENT_VAL_LEN], uint64_t ino, uint32_t mode);
+int lmdb_dirent_decode(const struct lmdb_store *st, uint64_t parent, const MDB_val *v,
+		       uint64_t *ino, uint32_t *type);
+void lmdb_data_encode(void *dst, const void *data, size_t len);
+int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v, const void **data,
+		     size_t *len);
+
+#endif /* ITEMFS_LMDB_I_H */

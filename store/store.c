@@ -1,0 +1,192 @@
+/*
+ * store.c - the public store functions: each checks the backend-independent
+ * rules of its arguments (name syntax, xattr name length and flags) and
+ * dispatches through st->ops. The rules that need stored state (link
+ * counts, the item size limit, checksums) are the backend's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "store_i.h"
+
+void store_log(void (*log)(int priority, const char *msg), int priority, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log)
+		log(priority, msg);
+	else
+		fprintf(stderr, "itemfs: %s\n", msg);
+}
+
+/* A directory entry name: 1..STORE_NAME_MAX bytes, none of them '/' or NUL. */
+static int name_check(const char *name, size_t len)
+{
+	if (len > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0 || !name || memchr(name, '/', len) || memchr(name, '\0', len))
+		return -EINVAL;
+	return 0;
+}
+
+/* An xattr name: 1..STORE_NAME_MAX bytes, as getxattr(2) checks it. */
+static int xattr_name_check(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return -EINVAL;
+	len = strnlen(name, STORE_NAME_MAX + 1);
+	if (len == 0 || len > STORE_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+int store_open(const struct store_config *cfg, struct store **out)
+{
+	if (!cfg || !cfg->path || !out)
+		return -EINVAL;
+	return store_lmdb_open(cfg, out);
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+int store_txn_begin(struct store *st, unsigned flags, struct store_txn **out)
+{
+	if (flags != STORE_TXN_READ && flags != STORE_TXN_WRITE)
+		return -EINVAL;
+	return st->ops->txn_begin(st, flags, out);
+}
+
+int store_txn_commit(struct store_txn *txn)
+{
+	return txn->st->ops->txn_commit(txn);
+}
+
+void store_txn_abort(struct store_txn *txn)
+{
+	if (txn)
+		txn->st->ops->txn_abort(txn);
+}
+
+int store_ino_alloc(struct store_txn *txn, uint64_t *out)
+{
+	return txn->st->ops->ino_alloc(txn, out);
+}
+
+int store_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out)
+{
+	return txn->st->ops->inode_get(txn, ino, out);
+}
+
+int store_inode_put(struct store_txn *txn, const struct store_attr *attr)
+{
+	if (attr->ino == 0)
+		return -EINVAL;
+	return txn->st->ops->inode_put(txn, attr);
+}
+
+int store_inode_free(struct store_txn *txn, uint64_t ino)
+{
+	return txn->st->ops->inode_free(txn, ino);
+}
+
+int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+		     uint64_t *ino)
+{
+	int rc = name_check(name, len);
+
+	return rc ? rc : txn->st->ops->dirent_get(txn, parent, name, len, ino);
+}
+
+int store_dirent_add(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+		     uint64_t ino)
+{
+	int rc = name_check(name, len);
+
+	return rc ? rc : txn->st->ops->dirent_add(txn, parent, name, len, ino);
+}
+
+int store_dirent_remove(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
+			uint64_t *ino)
+{
+	int rc = name_check(name, len);
+
+	return rc ? rc : txn->st->ops->dirent_remove(txn, parent, name, len, ino);
+}
+
+int store_dir_list(struct store_txn *txn, uint64_t dir, store_dirent_fn fn, void *arg)
+{
+	return txn->st->ops->dir_list(txn, dir, fn, arg);
+}
+
+int store_dir_is_empty(struct store_txn *txn, uint64_t dir)
+{
+	return txn->st->ops->dir_is_empty(txn, dir);
+}
+
+int store_data_get(struct store_txn *txn, uint64_t ino, struct store_buf *out)
+{
+	return txn->st->ops->data_get(txn, ino, out);
+}
+
+int store_data_put(struct store_txn *txn, uint64_t ino, const void *data, size_t len)
+{
+	if (len > 0 && !data)
+		return -EINVAL;
+	return txn->st->ops->data_put(txn, ino, data, len);
+}
+
+int store_xattr_get(struct store_txn *txn, uint64_t ino, const char *name, void *buf, size_t size,
+		    size_t *len)
+{
+	int rc = xattr_name_check(name);
+
+	return rc ? rc : txn->st->ops->xattr_get(txn, ino, name, buf, size, len);
+}
+
+int store_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, const void *value,
+		    size_t size, int flags)
+{
+	int rc = xattr_name_check(name);
+
+	if (rc)
+		return rc;
+	if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) || flags == (XATTR_CREATE | XATTR_REPLACE) ||
+	    (size > 0 && !value))
+		return -EINVAL;
+	return txn->st->ops->xattr_set(txn, ino, name, value, size, flags);
+}
+
+int store_xattr_list(struct store_txn *txn, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+	return txn->st->ops->xattr_list(txn, ino, buf, size, len);
+}
+
+int store_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name)
+{
+	int rc = xattr_name_check(name);
+
+	return rc ? rc : txn->st->ops->xattr_remove(txn, ino, name);
+}
+
+int store_statfs(struct store *st, struct store_statfs *out)
+{
+	return st->ops->statfs(st, out);
+}
+
+int store_sync(struct store *st)
+{
+	return st->ops->sync(st);
+}

@@ -1,0 +1,33 @@
+/*
+ * store_i.h - what store.c shares with the backends, and nothing else.
+ *
+ * A backend's transaction begins with struct store_txn, so store.c can reach
+ * the backend's ops from any transaction; a backend's store begins with
+ * struct store (store.h). store.c checks the rules that do not depend on
+ * the backend (name syntax, xattr flags) before dispatching, so a backend
+ * op is only ever called with a valid name.
+ */
+#ifndef ITEMFS_STORE_I_H
+#define ITEMFS_STORE_I_H
+
+#include "store.h"
+
+/* Every backend's transaction begins with this. */
+struct store_txn {
+	struct store *st; /* the store the transaction was begun on */
+};
+
+/*
+ * Opens the LMDB backend: the store_open() contract, with cfg already
+ * checked to be non-NULL with a non-NULL path.
+ */
+int store_lmdb_open(const struct store_config *cfg, struct store **out);
+
+/*
+ * Formats one log line and hands it to log, or writes it to stderr when log
+ * is NULL. priority is a syslog(3) priority (LOG_ERR, ...).
+ */
+void store_log(void (*log)(int priority, const char *msg), int priority, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* ITEMFS_STORE_I_H */

@@ -1,0 +1,1757 @@
+/*
+ * test_store.c - the store on a real LMDB, one fresh temporary directory per
+ * test. Tests that check the on-disk format or damage a store reach past the
+ * store with raw LMDB calls on the same files, after closing the store.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "store.h"
+
+#define MIB (1024u * 1024u)
+
+/* ---- log capture ------------------------------------------------------ */
+
+#define LOG_LINES 32
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_lines[LOG_LINES][1024];
+static int log_count;
+
+static void capture_log(int priority, const char *msg)
+{
+	(void)priority;
+	pthread_mutex_lock(&log_mu);
+	if (log_count < LOG_LINES)
+		snprintf(log_lines[log_count], sizeof(log_lines[0]), "%s", msg);
+	log_count++;
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* True when the store logged exactly this line during the test. */
+static bool logged(const char *line)
+{
+	for (int i = 0; i < log_count && i < LOG_LINES; i++)
+		if (strcmp(log_lines[i], line) == 0)
+			return true;
+	return false;
+}
+
+/* ---- fixtures --------------------------------------------------------- */
+
+struct fx {
+	char tmp[64];	/* from mkdtemp(); removed with everything in it */
+	char path[128]; /* tmp/store: the store directory */
+	struct store *st;
+};
+
+static struct store_config config(const struct fx *f)
+{
+	return (struct store_config){.path = f->path, .create = true, .log = capture_log};
+}
+
+static int setup_dir(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->tmp, "/tmp/itemfs-test-store-XXXXXX");
+	if (!mkdtemp(f->tmp)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/store", f->tmp);
+	log_count = 0;
+	*state = f;
+	return 0;
+}
+
+static int setup_store(void **state)
+{
+	struct fx *f;
+	struct store_config cfg;
+
+	if (setup_dir(state))
+		return -1;
+	f = *state;
+	cfg = config(f);
+	return store_open(&cfg, &f->st) == 0 ? 0 : -1;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->st);
+	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fx *f, const struct store_config *cfg)
+{
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_open(cfg, &f->st), 0);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct store_txn *begin(struct store *st, unsigned flags)
+{
+	struct store_txn *t = NULL;
+
+	assert_int_equal(store_txn_begin(st, flags, &t), 0);
+	assert_non_null(t);
+	return t;
+}
+
+static struct store_attr attr_of(struct store_txn *t, uint64_t ino)
+{
+	struct store_attr a;
+
+	assert_int_equal(store_inode_get(t, ino, &a), 0);
+	return a;
+}
+
+/* A new inode of the given mode, linked as parent/name[0..len). */
+static uint64_t make_node(struct store_txn *t, uint64_t parent, const char *name, size_t len,
+			  uint32_t mode)
+{
+	struct store_attr a = {.mode = mode, .uid = 1000, .gid = 1000};
+
+	assert_int_equal(store_ino_alloc(t, &a.ino), 0);
+	assert_int_equal(store_inode_put(t, &a), 0);
+	assert_int_equal(store_dirent_add(t, parent, name, len, a.ino), 0);
+	return a.ino;
+}
+
+static uint64_t make_file(struct store_txn *t, uint64_t parent, const char *name)
+{
+	return make_node(t, parent, name, strlen(name), S_IFREG | 0644);
+}
+
+static uint64_t make_dir(struct store_txn *t, uint64_t parent, const char *name)
+{
+	return make_node(t, parent, name, strlen(name), S_IFDIR | 0755);
+}
+
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+	unsigned char *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(i * 31 + seed * 7 + (i >> 8));
+	return p;
+}
+
+static void assert_data(struct store_txn *t, uint64_t ino, const void *want, size_t len)
+{
+	struct store_buf b;
+
+	assert_int_equal(store_data_get(t, ino, &b), 0);
+	assert_int_equal(b.len, len);
+	if (len == 0)
+		assert_null(b.data);
+	else
+		assert_memory_equal(b.data, want, len);
+	free(b.data);
+}
+
+static void set_xattr(struct store_txn *t, uint64_t ino, const char *name, size_t size)
+{
+	unsigned char *v = pattern(size, 3);
+
+	assert_int_equal(store_xattr_set(t, ino, name, v, size, 0), 0);
+	free(v);
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+/* Raw LMDB access to a closed store, as another tool would have it. */
+struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+};
+
+static void raw_open(struct raw *r, const char *path, bool write)
+{
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 8), 0);
+	assert_int_equal(mdb_env_open(r->env, path, write ? 0 : MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn), 0);
+}
+
+static MDB_dbi raw_dbi(struct raw *r, const char *name, unsigned flags)
+{
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_dbi_open(r->txn, name, flags, &dbi), 0);
+	return dbi;
+}
+
+static void raw_close(struct raw *r)
+{
+	assert_int_equal(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+}
+
+/* Reads key from database name of a closed store; the value is copied. */
+static size_t raw_get(const char *path, const char *db, const void *key, size_t klen,
+		      unsigned char *out, size_t size)
+{
+	struct raw r;
+	MDB_val k = {klen, (void *)key}, v;
+	int rc;
+
+	raw_open(&r, path, false);
+	rc = mdb_get(r.txn, raw_dbi(&r, db, 0), &k, &v);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	if (rc == 0) {
+		assert_true(v.mv_size <= size);
+		memcpy(out, v.mv_data, v.mv_size);
+	}
+	raw_close(&r);
+	return rc == 0 ? v.mv_size : (size_t)-1;
+}
+
+/*
+ * A description of everything in dir: each entry's name, type, mode, size,
+ * mtime and a hash of its bytes, in name order. Equal snapshots mean
+ * nothing was added, removed or written.
+ */
+static char *snapshot(const char *dir)
+{
+	char cmd[512], *out = calloc(1, 1 << 16);
+	FILE *p;
+	size_t n;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && find . -printf '%%p %%y %%m %%s %%T@\\n' | sort && "
+		 "find . -type f -exec md5sum {} + | sort",
+		 dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, (1 << 16) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	return out;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static int ts_cmp(struct timespec a, struct timespec b)
+{
+	if (a.tv_sec != b.tv_sec)
+		return a.tv_sec < b.tv_sec ? -1 : 1;
+	return a.tv_nsec < b.tv_nsec ? -1 : a.tv_nsec > b.tv_nsec;
+}
+
+static uint64_t map_size(struct store *st)
+{
+	struct store_statfs s;
+
+	assert_int_equal(store_statfs(st, &s), 0);
+	return s.map_size;
+}
+
+/* ---- opening and creating --------------------------------------------- */
+
+static void test_create_and_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct timespec before, after;
+	struct store_attr root, again;
+	struct store_txn *t;
+	unsigned char buf[128], key[8];
+	char file[256];
+	struct stat sb;
+	mode_t old;
+
+	clock_gettime(CLOCK_REALTIME, &before);
+	old = umask(0277); /* the modes must not depend on it */
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	umask(old);
+	clock_gettime(CLOCK_REALTIME, &after);
+
+	t = begin(f->st, STORE_TXN_READ);
+	root = attr_of(t, STORE_ROOT_INO);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(root.ino, 1);
+	assert_int_equal(root.mode, S_IFDIR | 0755);
+	assert_int_equal(root.uid, geteuid());
+	assert_int_equal(root.gid, getegid());
+	assert_int_equal(root.nlink, 2);
+	assert_int_equal(root.size, 0);
+	assert_int_equal(root.parent, 1);
+	assert_int_equal(root.keylen, 0);
+	assert_int_equal(root.xattr_bytes, 0);
+	assert_int_equal(root.version, 1);
+	assert_true(ts_cmp(root.mtime, before) >= 0 && ts_cmp(root.mtime, after) <= 0);
+	assert_int_equal(ts_cmp(root.atime, root.mtime), 0);
+	assert_int_equal(ts_cmp(root.ctime, root.mtime), 0);
+
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	snprintf(file, sizeof(file), "%s/lock.mdb", f->path);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	t = begin(f->st, STORE_TXN_READ);
+	again = attr_of(t, STORE_ROOT_INO);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(again.mode, root.mode);
+	assert_int_equal(again.nlink, 2);
+	assert_int_equal(ts_cmp(again.mtime, root.mtime), 0);
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_get(f->path, "meta", "format", 6, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "\x01\x00\x00\x00", 4);
+	assert_int_equal(raw_get(f->path, "meta", "next_ino", 8, buf, sizeof(buf)), 8);
+	assert_memory_equal(buf, "\x02\x00\x00\x00\x00\x00\x00\x00", 8);
+	put_be64(key, 1);
+	assert_int_equal(raw_get(f->path, "inode", key, 8, buf, sizeof(buf)), 85);
+	assert_memory_equal(buf, "\x01\xed\x41\x00\x00", 5); /* version 1, mode 040755 */
+}
+
+static void test_create_in_empty_dir(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	struct stat sb;
+
+	assert_int_equal(mkdir(f->path, 0750), 0);
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).mode, S_IFDIR | 0755);
+	store_txn_abort(t);
+	/* An existing directory keeps the mode its owner gave it. */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0750);
+}
+
+static void test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char deep[256], *before, *after;
+
+	cfg.create = false;
+	assert_int_equal(store_open(&cfg, &f->st), -ENOENT);
+	assert_int_equal(access(f->path, F_OK), -1);
+
+	snprintf(deep, sizeof(deep), "%s/missing/store", f->tmp);
+	cfg.path = deep;
+	cfg.create = true;
+	assert_int_equal(store_open(&cfg, &f->st), -ENOENT);
+
+	write_file(f->path, "x", 1);
+	cfg.path = f->path;
+	assert_int_equal(store_open(&cfg, &f->st), -ENOTDIR);
+	assert_int_equal(unlink(f->path), 0);
+
+	/* An empty directory is a store only when asked to create one. */
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	before = snapshot(f->path);
+	cfg.create = false;
+	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* create is ignored on a read-only open. */
+	assert_int_equal(rmdir(f->path), 0);
+	cfg.create = true;
+	cfg.read_only = true;
+	assert_int_equal(store_open(&cfg, &f->st), -ENOENT);
+	assert_null(f->st);
+}
+
+static void test_refuse_unrelated_dir(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char file[256], want[256], *before, *after;
+
+	assert_int_equal(mkdir(f->path, 0755), 0);
+	snprintf(file, sizeof(file), "%s/notes.txt", f->path);
+	write_file(file, "hello\n", 6);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	snprintf(want, sizeof(want),
+		 "%s: not an itemfs store (the directory holds other files and no data.mdb); "
+		 "nothing was changed",
+		 f->path);
+	assert_true(logged(want));
+	free(before);
+	free(after);
+}
+
+static void test_refuse_non_lmdb_data(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char file[256], want[256], *before, *after;
+	unsigned char *junk = pattern(20000, 9);
+
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	write_file(file, junk, 20000);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
+	after = snapshot(f->path);
+	assert_string_equal(before, after); /* no lock.mdb either */
+	snprintf(want, sizeof(want),
+		 "%s: data.mdb is not an LMDB file: not an itemfs store; nothing was changed",
+		 f->path);
+	assert_true(logged(want));
+	free(junk);
+	free(before);
+	free(after);
+}
+
+static void test_refuse_empty_data_mdb(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char file[256], *before, *after;
+
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	write_file(file, "", 0);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+static void test_refuse_lmdb_without_meta(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char *before, *after;
+	struct raw r;
+	MDB_val k = {3, (void *)"key"}, v = {5, (void *)"value"};
+
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "other", MDB_CREATE), &k, &v, 0), 0);
+	raw_close(&r);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+static void test_refuse_format_version(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char want[256], *before, *after;
+	unsigned char two[4] = {2, 0, 0, 0};
+	MDB_val k = {6, (void *)"format"}, v = {4, two};
+	struct raw r;
+
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
+	raw_close(&r);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EPROTO);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	snprintf(want, sizeof(want), "%s: store format version 2; this itemfs reads only version 1",
+		 f->path);
+	assert_true(logged(want));
+	free(before);
+	free(after);
+}
+
+/* ---- the byte layout (docs/store-format.md) --------------------------- */
+
+static void test_format_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct store_attr a = {
+	    .mode = S_IFREG | 0644,
+	    .uid = 1000,
+	    .gid = 1001,
+	    .atime = {0x0102030405, 6},
+	    .mtime = {-2, 999999999},
+	    .ctime = {7, 0x0a0b0c0d},
+	};
+	unsigned char want[128], got[128], key[64];
+	struct store_txn *t;
+	uint64_t hash;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &a.ino), 0);
+	assert_int_equal(a.ino, 2);
+	assert_int_equal(store_inode_put(t, &a), 0);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "f.txt", 5, a.ino), 0);
+	assert_int_equal(store_data_put(t, a.ino, "abc", 3), 0);
+	assert_int_equal(store_xattr_set(t, a.ino, "user.k", "v", 1, 0), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* inode: 00..02 -> version, mode, uid, gid, nlink, size, parent, keylen,
+	 * xattr_bytes, version, then atime, mtime, ctime as i64 s + u32 ns. */
+	memset(want, 0, sizeof(want));
+	want[0] = 1;
+	put_le(want + 1, S_IFREG | 0644, 4);
+	put_le(want + 5, 1000, 4);
+	put_le(want + 9, 1001, 4);
+	put_le(want + 13, 1, 4);     /* nlink */
+	put_le(want + 17, 3, 8);     /* size */
+	put_le(want + 25, 1, 8);     /* parent */
+	put_le(want + 33, 5, 4);     /* keylen */
+	put_le(want + 37, 6 + 1, 4); /* xattr_bytes */
+	put_le(want + 41, 2, 8);     /* version: 1, bumped by data_put */
+	put_le(want + 49, 0x0102030405, 8);
+	put_le(want + 57, 6, 4);
+	put_le(want + 61, (uint64_t)-2, 8);
+	put_le(want + 69, 999999999, 4);
+	put_le(want + 73, 7, 8);
+	put_le(want + 81, 0x0a0b0c0d, 4);
+	put_be64(key, 2);
+	assert_memory_equal(key, "\0\0\0\0\0\0\0\x02", 8);
+	assert_int_equal(raw_get(f->path, "inode", key, 8, got, sizeof(got)), 85);
+	assert_memory_equal(got, want, 85);
+
+	/* dirent: be64 parent + name -> le64 ino + le32 type bits */
+	put_be64(key, 1);
+	memcpy(key + 8, "f.txt", 5);
+	assert_int_equal(raw_get(f->path, "dirent", key, 13, got, sizeof(got)), 12);
+	assert_memory_equal(got, "\x02\0\0\0\0\0\0\0\x00\x80\0\0", 12);
+
+	/* data: be64 ino -> le64 XXH3-64 + bytes */
+	hash = XXH3_64bits("abc", 3);
+	put_le(want, hash, 8);
+	memcpy(want + 8, "abc", 3);
+	put_be64(key, 2);
+	assert_int_equal(raw_get(f->path, "data", key, 8, got, sizeof(got)), 11);
+	assert_memory_equal(got, want, 11);
+
+	/* xattr: be64 ino + full name -> raw value */
+	memcpy(key + 8, "user.k", 6);
+	assert_int_equal(raw_get(f->path, "xattr", key, 14, got, sizeof(got)), 1);
+	assert_int_equal(got[0], 'v');
+
+	assert_int_equal(raw_get(f->path, "meta", "next_ino", 8, got, sizeof(got)), 8);
+	assert_memory_equal(got, "\x03\0\0\0\0\0\0\0", 8);
+}
+
+static void test_inode_record_corrupt(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char key[8], rec[85] = {2};
+	MDB_val k = {8, key}, v = {sizeof(rec), rec};
+	struct store_attr a;
+	struct store_txn *t;
+	char want[256];
+	struct raw r;
+
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	put_be64(key, 7);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "inode", 0), &k, &v, 0), 0); /* version 2 */
+	put_be64(key, 8);
+	v.mv_size = 84;
+	rec[0] = 1;
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "inode", 0), &k, &v, 0), 0); /* short */
+	raw_close(&r);
+
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_inode_get(t, 7, &a), -EIO);
+	snprintf(want, sizeof(want),
+		 "%s: inode 7: unreadable record (85 bytes, version 2; expected 85 bytes, "
+		 "version 1)",
+		 f->path);
+	assert_true(logged(want));
+	assert_int_equal(store_inode_get(t, 8, &a), -EIO);
+	snprintf(want, sizeof(want),
+		 "%s: inode 8: unreadable record (84 bytes, version 1; expected 85 bytes, "
+		 "version 1)",
+		 f->path);
+	assert_true(logged(want));
+	store_txn_abort(t);
+}
+
+/* ---- inodes ----------------------------------------------------------- */
+
+static void test_ino_alloc_monotonic(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	uint64_t ino;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (uint64_t want = 2; want <= 4; want++) {
+		assert_int_equal(store_ino_alloc(t, &ino), 0);
+		assert_int_equal(ino, want);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &ino), 0);
+	assert_int_equal(ino, 5);
+	store_txn_abort(t); /* 5 was never used: it may come again */
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &ino), 0);
+	assert_int_equal(ino, 5);
+	assert_int_equal(store_txn_commit(t), 0);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &ino), 0);
+	assert_int_equal(ino, 6);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_inode_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_attr in = {
+	    .ino = 42,
+	    .mode = S_IFREG | 04751,
+	    .uid = 0xfffffffe,
+	    .gid = 123456,
+	    .atime = {1700000000, 123456789},
+	    .mtime = {-1, 999999999},
+	    .ctime = {4102444800, 1},
+	};
+	struct store_attr out;
+	struct store_txn *t;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_inode_get(t, 42, &out), -ENOENT);
+	assert_int_equal(store_inode_put(t, &in), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	cfg.create = false;
+	reopen(f, &cfg);
+
+	t = begin(f->st, STORE_TXN_READ);
+	out = attr_of(t, 42);
+	store_txn_abort(t);
+	assert_int_equal(out.ino, 42);
+	assert_int_equal(out.mode, S_IFREG | 04751);
+	assert_int_equal(out.uid, 0xfffffffe);
+	assert_int_equal(out.gid, 123456);
+	assert_int_equal(out.atime.tv_sec, 1700000000);
+	assert_int_equal(out.atime.tv_nsec, 123456789);
+	assert_int_equal(out.mtime.tv_sec, -1);
+	assert_int_equal(out.mtime.tv_nsec, 999999999);
+	assert_int_equal(out.ctime.tv_sec, 4102444800);
+	assert_int_equal(out.ctime.tv_nsec, 1);
+	/* the store's own fields, initialised for a new inode */
+	assert_int_equal(out.nlink, 0);
+	assert_int_equal(out.size, 0);
+	assert_int_equal(out.parent, 0);
+	assert_int_equal(out.keylen, 0);
+	assert_int_equal(out.xattr_bytes, 0);
+	assert_int_equal(out.version, 1);
+}
+
+static void test_inode_put_keeps_store_fields(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a, bad;
+	uint64_t file, dir;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "file");
+	assert_int_equal(store_data_put(t, file, "0123456789", 10), 0);
+	set_xattr(t, file, "user.x", 4);
+	a = attr_of(t, file);
+	a.mode = S_IFREG | 0600;
+	a.nlink = 99;
+	a.size = 7;
+	a.parent = 42;
+	a.keylen = 1;
+	a.xattr_bytes = 5;
+	a.version = 77;
+	assert_int_equal(store_inode_put(t, &a), 0);
+	a = attr_of(t, file);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.size, 10);
+	assert_int_equal(a.parent, STORE_ROOT_INO);
+	assert_int_equal(a.keylen, 4);
+	assert_int_equal(a.xattr_bytes, 10);
+	assert_int_equal(a.version, 2);
+
+	/* the type is fixed */
+	bad = a;
+	bad.mode = S_IFDIR | 0600;
+	assert_int_equal(store_inode_put(t, &bad), -EINVAL);
+	assert_int_equal(attr_of(t, file).mode, S_IFREG | 0600);
+	bad.ino = 0;
+	assert_int_equal(store_inode_put(t, &bad), -EINVAL);
+
+	/* a new directory starts with two links */
+	assert_int_equal(store_ino_alloc(t, &dir), 0);
+	bad = (struct store_attr){.ino = dir, .mode = S_IFDIR | 0700};
+	assert_int_equal(store_inode_put(t, &bad), 0);
+	assert_int_equal(attr_of(t, dir).nlink, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* ---- directory entries ------------------------------------------------ */
+
+static void test_dirent_file_links(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t file, ino = 0;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "file");
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.parent, STORE_ROOT_INO);
+	assert_int_equal(a.keylen, 4);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 2);
+
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "file", 4, &ino), 0);
+	assert_int_equal(ino, file);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "fil", 3, &ino), -ENOENT);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "file", 4, file), -EEXIST);
+	assert_int_equal(store_dirent_add(t, 999, "x", 1, file), -ENOENT);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "x", 1, 999), -ENOENT);
+	assert_int_equal(store_dirent_add(t, file, "x", 1, file), -ENOTDIR);
+	assert_int_equal(attr_of(t, file).nlink, 1);
+
+	ino = 0;
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "file", 4, &ino), 0);
+	assert_int_equal(ino, file);
+	assert_int_equal(attr_of(t, file).nlink, 0); /* not freed: the caller does that */
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "file", 4, &ino), -ENOENT);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "file", 4, NULL), -ENOENT);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_dirent_dir_links(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	uint64_t sub, subsub, file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	sub = make_dir(t, STORE_ROOT_INO, "sub");
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 3);
+	assert_int_equal(attr_of(t, sub).nlink, 2);
+	assert_int_equal(attr_of(t, sub).parent, STORE_ROOT_INO);
+	assert_int_equal(attr_of(t, sub).keylen, 3);
+
+	subsub = make_dir(t, sub, "subsub");
+	assert_int_equal(attr_of(t, sub).nlink, 3);
+	assert_int_equal(attr_of(t, subsub).parent, sub);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 3);
+	file = make_file(t, sub, "file");
+	assert_int_equal(attr_of(t, sub).nlink, 3);
+	assert_int_equal(attr_of(t, file).nlink, 1);
+
+	assert_int_equal(store_dirent_remove(t, sub, "subsub", 6, NULL), 0);
+	assert_int_equal(attr_of(t, sub).nlink, 2);
+	assert_int_equal(attr_of(t, subsub).nlink, 2);
+	assert_int_equal(store_dirent_remove(t, sub, "file", 4, NULL), 0);
+	assert_int_equal(attr_of(t, sub).nlink, 2);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "sub", 3, NULL), 0);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_hard_links(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t file, dir, ino;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "a");
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_dirent_add(t, dir, "longer-name", 11, file), 0);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(a.keylen, 11);
+	assert_int_equal(a.parent, dir);
+	assert_int_equal(attr_of(t, dir).nlink, 2); /* files do not count in a dir's nlink */
+
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "bb", 2, file), 0);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 3);
+	assert_int_equal(a.keylen, 11);
+	assert_int_equal(store_dirent_get(t, dir, "longer-name", 11, &ino), 0);
+	assert_int_equal(ino, file);
+
+	assert_int_equal(store_dirent_remove(t, dir, "longer-name", 11, NULL), 0);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(a.keylen, 11); /* the longest seen so far */
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "a", 1, NULL), 0);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "bb", 2, NULL), 0);
+	assert_int_equal(attr_of(t, file).nlink, 0);
+
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "c", 1, file), 0);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.keylen, 1); /* its only name */
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_dirent_remove_dangling(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char key[13], val[12] = {99, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0};
+	MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
+	struct store_txn *t;
+	char want[256];
+	uint64_t dir, ino = 0;
+	struct raw r;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	make_dir(t, dir, "real");
+	assert_int_equal(attr_of(t, dir).nlink, 3);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* an entry for a directory whose inode 99 was lost, counted in dir's nlink */
+	put_be64(key, dir);
+	memcpy(key + 8, "ghost", 5);
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "dirent", 0), &k, &v, 0), 0);
+	raw_close(&r);
+
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_remove(t, dir, "ghost", 5, &ino), 0);
+	assert_int_equal(ino, 99);
+	assert_int_equal(store_dirent_get(t, dir, "ghost", 5, &ino), -ENOENT);
+	assert_int_equal(attr_of(t, dir).nlink, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+	snprintf(want, sizeof(want),
+		 "%s: directory inode %llu: entry \"ghost\" names missing inode 99; removing "
+		 "the entry",
+		 f->path, (unsigned long long)dir);
+	assert_true(logged(want));
+}
+
+struct listing {
+	int n, stop_at;
+	char names[16][256];
+	size_t lens[16];
+	uint64_t inos[16];
+	uint32_t modes[16];
+};
+
+static int collect(void *arg, const struct store_dirent *ent)
+{
+	struct listing *l = arg;
+
+	assert_true(l->n < 16);
+	memcpy(l->names[l->n], ent->name, ent->namelen);
+	l->lens[l->n] = ent->namelen;
+	l->inos[l->n] = ent->ino;
+	l->modes[l->n] = ent->mode;
+	l->n++;
+	return l->n == l->stop_at ? 7 : 0;
+}
+
+static void test_dir_list_byte_order(void **state)
+{
+	struct fx *f = *state;
+	char longest[255];
+	/* in the order they are created */
+	const struct {
+		const char *name;
+		size_t len;
+		uint32_t mode;
+	} in[] = {
+	    {"b", 1, S_IFREG | 0644},
+	    {"a b", 3, S_IFREG | 0644},
+	    {"\xc3\xa9t\xc3\xa9", 5, S_IFREG | 0644}, /* "été" in UTF-8 */
+	    {"\n", 1, S_IFREG | 0644},
+	    {"Z", 1, S_IFREG | 0644},
+	    {"a", 1, S_IFREG | 0644},
+	    {longest, 255, S_IFREG | 0644},
+	    {"ab", 2, S_IFDIR | 0755},
+	    {"\x01", 1, S_IFLNK | 0777},
+	    {"\xff", 1, S_IFREG | 0644},
+	};
+	/* byte-wise order: indexes into in[] */
+	const int order[] = {8, 3, 4, 5, 1, 7, 0, 6, 2, 9};
+	struct listing l = {0};
+	struct store_txn *t;
+	uint64_t dir, other, inos[10];
+
+	memset(longest, 'x', sizeof(longest));
+	t = begin(f->st, STORE_TXN_WRITE);
+	dir = make_dir(t, STORE_ROOT_INO, "dir");
+	other = make_dir(t, STORE_ROOT_INO, "other"); /* dir + 1: its keys follow dir's */
+	assert_int_equal(other, dir + 1);
+	make_file(t, other, "\x01");
+	for (int i = 0; i < 10; i++)
+		inos[i] = make_node(t, dir, in[i].name, in[i].len, in[i].mode);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dir_list(t, dir, collect, &l), 0);
+	store_txn_abort(t);
+	assert_int_equal(l.n, 10);
+	for (int i = 0; i < 10; i++) {
+		int j = order[i];
+
+		assert_int_equal(l.lens[i], in[j].len);
+		assert_memory_equal(l.names[i], in[j].name, in[j].len);
+		assert_int_equal(l.inos[i], inos[j]);
+		assert_int_equal(l.modes[i], in[j].mode & S_IFMT);
+	}
+}
+
+static void test_name_rules(void **state)
+{
+	struct fx *f = *state;
+	char name[256];
+	struct store_txn *t;
+	uint64_t file, ino;
+
+	memset(name, 'n', sizeof(name));
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "f");
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, name, 256, file), -ENAMETOOLONG);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, name, 256, &ino), -ENAMETOOLONG);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, name, 256, &ino), -ENAMETOOLONG);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "", 0, file), -EINVAL);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "a/b", 3, file), -EINVAL);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "/", 1, file), -EINVAL);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "a\0b", 3, file), -EINVAL);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "a/b", 3, &ino), -EINVAL);
+	assert_int_equal(attr_of(t, file).nlink, 1);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, name, 255, file), 0);
+	assert_int_equal(attr_of(t, file).keylen, 255);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_dir_list_stops(void **state)
+{
+	struct fx *f = *state;
+	struct listing l = {.stop_at = 2};
+	struct store_txn *t;
+	uint64_t file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "a");
+	make_file(t, STORE_ROOT_INO, "b");
+	make_file(t, STORE_ROOT_INO, "c");
+	assert_int_equal(store_dir_list(t, STORE_ROOT_INO, collect, &l), 7);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(store_dir_list(t, file, collect, &l), -ENOTDIR);
+	assert_int_equal(store_dir_list(t, 999, collect, &l), -ENOENT);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_dir_is_empty(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	uint64_t dir, file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_dir_is_empty(t, dir), 1);
+	file = make_file(t, dir, "f");
+	assert_int_equal(store_dir_is_empty(t, dir), 0);
+	assert_int_equal(store_dir_is_empty(t, STORE_ROOT_INO), 0);
+	assert_int_equal(store_dir_is_empty(t, file), -ENOTDIR);
+	assert_int_equal(store_dir_is_empty(t, 999), -ENOENT);
+	assert_int_equal(store_dirent_remove(t, dir, "f", 1, NULL), 0);
+	assert_int_equal(store_dir_is_empty(t, dir), 1);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* ---- item data and the size limit -------------------------------------- */
+
+static void test_data_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	size_t max = STORE_ITEM_MAX - 4;
+	unsigned char *big = pattern(max, 1);
+	struct store_txn *t;
+	uint64_t file, dir;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "item");
+	dir = make_dir(t, STORE_ROOT_INO, "dir");
+	assert_data(t, file, NULL, 0);
+	assert_int_equal(store_data_put(t, file, NULL, 0), 0);
+	assert_data(t, file, NULL, 0);
+	assert_int_equal(attr_of(t, file).version, 2);
+	assert_int_equal(store_data_put(t, file, "x", 1), 0);
+	assert_data(t, file, "x", 1);
+	assert_int_equal(attr_of(t, file).size, 1);
+	assert_int_equal(store_data_put(t, file, big, max), 0);
+	assert_int_equal(attr_of(t, file).size, max);
+	assert_int_equal(attr_of(t, file).version, 4);
+	assert_int_equal(store_data_put(t, 999, "x", 1), -ENOENT);
+	assert_int_equal(store_data_put(t, dir, "x", 1), -EISDIR);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_data(t, file, big, max);
+	assert_int_equal(store_data_put(t, file, "", 0), 0);
+	assert_data(t, file, NULL, 0);
+	assert_int_equal(attr_of(t, file).size, 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(big);
+}
+
+/* An item at the limit: name "item" (4) + xattr "user.a" (6 + 100) + data. */
+static uint64_t item_at_limit(struct store_txn *t, unsigned char **data)
+{
+	size_t len = STORE_ITEM_MAX - 4 - 106;
+	uint64_t file = make_file(t, STORE_ROOT_INO, "item");
+
+	set_xattr(t, file, "user.a", 100);
+	*data = pattern(len + 1, 5);
+	assert_int_equal(store_data_put(t, file, *data, len), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 106);
+	return file;
+}
+
+static void test_item_limit_data(void **state)
+{
+	struct fx *f = *state;
+	size_t len = STORE_ITEM_MAX - 4 - 106;
+	unsigned char *data;
+	struct store_txn *t;
+	uint64_t file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = item_at_limit(t, &data);
+	assert_int_equal(store_data_put(t, file, data, len + 1), -EFBIG);
+	assert_data(t, file, data, len);
+	assert_int_equal(attr_of(t, file).size, len);
+	assert_int_equal(attr_of(t, file).version, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(data);
+}
+
+static void test_item_limit_xattr(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *data, value[101] = {0}, got[101];
+	struct store_txn *t;
+	size_t len;
+	uint64_t file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = item_at_limit(t, &data);
+	assert_int_equal(store_xattr_set(t, file, "user.a", value, 101, 0), -E2BIG);
+	assert_int_equal(store_xattr_set(t, file, "user.b", "", 0, 0), -E2BIG);
+	assert_int_equal(store_xattr_get(t, file, "user.a", got, sizeof(got), &len), 0);
+	assert_int_equal(len, 100);
+	assert_memory_not_equal(got, value, 100);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 106);
+	/* a replacement of the same size still fits */
+	assert_int_equal(store_xattr_set(t, file, "user.a", value, 100, XATTR_REPLACE), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 106);
+	assert_int_equal(store_xattr_remove(t, file, "user.a"), 0);
+	assert_int_equal(store_xattr_set(t, file, "user.b", value, 100, 0), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 106);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(data);
+}
+
+static void test_item_limit_link(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *data;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t file, ino;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = item_at_limit(t, &data);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "item2", 5, file), -EFBIG);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "item2", 5, &ino), -ENOENT);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.keylen, 4);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "itex", 4, file), 0);
+	assert_int_equal(attr_of(t, file).nlink, 2);
+
+	/* a rename (unlink both, link the new name) to a longer name */
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "item", 4, NULL), 0);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "itex", 4, NULL), 0);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "item2", 5, file), -EFBIG);
+	a = attr_of(t, file);
+	assert_int_equal(a.nlink, 0);
+	assert_int_equal(a.keylen, 4);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(data);
+}
+
+static void test_data_checksum_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_buf b = {(void *)&b, 77};
+	unsigned char key[8], val[64];
+	struct store_txn *t;
+	MDB_val k = {8, key}, v;
+	char want[256];
+	struct raw r;
+	uint64_t file;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "file");
+	assert_int_equal(store_data_put(t, file, "hello world", 11), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	raw_open(&r, f->path, true);
+	put_be64(key, file);
+	assert_int_equal(mdb_get(r.txn, raw_dbi(&r, "data", 0), &k, &v), 0);
+	assert_int_equal(v.mv_size, 8 + 11);
+	memcpy(val, v.mv_data, v.mv_size);
+	val[8 + 4] ^= 0x01; /* "helln world" */
+	v.mv_data = val;
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "data", 0), &k, &v, 0), 0);
+	raw_close(&r);
+
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_data_get(t, file, &b), -EBADMSG);
+	assert_ptr_equal(b.data, &b); /* nothing returned */
+	assert_int_equal(b.len, 77);
+	store_txn_abort(t);
+	snprintf(want, sizeof(want), "%s: item data checksum mismatch (inode %llu)", f->path,
+		 (unsigned long long)file);
+	assert_true(logged(want));
+}
+
+/* ---- xattrs ----------------------------------------------------------- */
+
+static void test_xattr_flags(void **state)
+{
+	struct fx *f = *state;
+	char name[257], buf[16];
+	struct store_txn *t;
+	uint64_t file;
+	size_t len = 99;
+
+	memset(name, 'u', sizeof(name) - 1);
+	name[256] = '\0';
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "f");
+	assert_int_equal(store_xattr_set(t, file, "user.color", "red", 3, 0), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 13);
+	assert_int_equal(store_xattr_set(t, file, "user.color", "x", 1, XATTR_CREATE), -EEXIST);
+	assert_int_equal(store_xattr_set(t, file, "user.size", "x", 1, XATTR_REPLACE), -ENODATA);
+	assert_int_equal(store_xattr_set(t, file, "user.color", "blue", 4, XATTR_REPLACE), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 14);
+	assert_int_equal(store_xattr_set(t, file, "user.new", NULL, 0, XATTR_CREATE), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 22);
+	assert_int_equal(store_xattr_set(t, file, "user.x", "x", 1, XATTR_CREATE | XATTR_REPLACE),
+			 -EINVAL);
+
+	assert_int_equal(store_xattr_get(t, file, "user.color", NULL, 0, &len), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(store_xattr_get(t, file, "user.color", buf, 3, &len), -ERANGE);
+	assert_int_equal(store_xattr_get(t, file, "user.color", buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "blue", 4);
+	assert_int_equal(store_xattr_get(t, file, "user.new", buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(store_xattr_get(t, file, "user.size", buf, sizeof(buf), &len), -ENODATA);
+	assert_int_equal(store_xattr_get(t, 999, "user.size", buf, sizeof(buf), &len), -ENOENT);
+	assert_int_equal(store_xattr_set(t, 999, "user.size", "x", 1, 0), -ENOENT);
+
+	assert_int_equal(store_xattr_set(t, file, name, "x", 1, 0), -ERANGE);
+	assert_int_equal(store_xattr_get(t, file, name, buf, sizeof(buf), &len), -ERANGE);
+	assert_int_equal(store_xattr_remove(t, file, name), -ERANGE);
+	assert_int_equal(store_xattr_set(t, file, "", "x", 1, 0), -ERANGE);
+	name[255] = '\0';
+	assert_int_equal(store_xattr_set(t, file, name, "x", 1, 0), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 22 + 256);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_xattr_list_and_remove(void **state)
+{
+	static const char want[] = "security.x\0trusted.zz\0user.a\0user.b";
+	struct fx *f = *state;
+	char buf[64];
+	struct store_txn *t;
+	uint64_t file, other;
+	size_t len;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "f");
+	other = make_file(t, STORE_ROOT_INO, "g");
+	assert_int_equal(other, file + 1);
+	assert_int_equal(store_xattr_list(t, file, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 0);
+	set_xattr(t, file, "user.b", 2);
+	set_xattr(t, file, "user.a", 1);
+	set_xattr(t, file, "trusted.zz", 3);
+	set_xattr(t, file, "security.x", 4);
+	set_xattr(t, other, "user.other", 1);
+
+	assert_int_equal(store_xattr_list(t, file, NULL, 0, &len), 0);
+	assert_int_equal(len, sizeof(want));
+	memset(buf, '#', sizeof(buf));
+	assert_int_equal(store_xattr_list(t, file, buf, sizeof(want) - 1, &len), -ERANGE);
+	assert_int_equal(buf[0], '#');
+	assert_int_equal(store_xattr_list(t, file, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(store_xattr_list(t, 999, buf, sizeof(buf), &len), -ENOENT);
+
+	assert_int_equal(attr_of(t, file).xattr_bytes, 7 + 8 + 13 + 14);
+	assert_int_equal(store_xattr_remove(t, file, "user.a"), 0);
+	assert_int_equal(store_xattr_remove(t, file, "user.a"), -ENODATA);
+	assert_int_equal(store_xattr_remove(t, 999, "user.a"), -ENOENT);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 8 + 13 + 14);
+	assert_int_equal(store_xattr_remove(t, file, "user.b"), 0);
+	assert_int_equal(store_xattr_remove(t, file, "trusted.zz"), 0);
+	assert_int_equal(store_xattr_remove(t, file, "security.x"), 0);
+	assert_int_equal(attr_of(t, file).xattr_bytes, 0);
+	assert_int_equal(store_xattr_list(t, file, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(store_xattr_list(t, other, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 11);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* ---- freeing ---------------------------------------------------------- */
+
+static void test_inode_free(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *data = pattern(5000, 2), key[8 + 16], got[16];
+	struct store_txn *t;
+	struct store_attr a;
+	struct store_buf b;
+	uint64_t file, other, dir;
+	size_t len;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "f");
+	other = make_file(t, STORE_ROOT_INO, "g");
+	assert_int_equal(store_data_put(t, file, data, 5000), 0);
+	set_xattr(t, file, "user.a", 3);
+	set_xattr(t, file, "user.b", 3);
+	assert_int_equal(store_data_put(t, other, "keep", 4), 0);
+	set_xattr(t, other, "user.a", 3);
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	make_file(t, dir, "inside");
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "f", 1, NULL), 0);
+	assert_int_equal(store_inode_free(t, file), 0);
+	assert_int_equal(store_inode_get(t, file, &a), -ENOENT);
+	assert_int_equal(store_data_get(t, file, &b), -ENOENT);
+	assert_int_equal(store_xattr_get(t, file, "user.a", NULL, 0, &len), -ENOENT);
+	assert_int_equal(store_inode_free(t, file), -ENOENT);
+	assert_int_equal(store_inode_free(t, dir), -ENOTEMPTY);
+	assert_data(t, other, "keep", 4);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* nothing of it is left on disk; its neighbour's records are */
+	put_be64(key, file);
+	assert_int_equal(raw_get(f->path, "data", key, 8, got, sizeof(got)), (size_t)-1);
+	memcpy(key + 8, "user.a", 6);
+	assert_int_equal(raw_get(f->path, "xattr", key, 14, got, sizeof(got)), (size_t)-1);
+	memcpy(key + 8, "user.b", 6);
+	assert_int_equal(raw_get(f->path, "xattr", key, 14, got, sizeof(got)), (size_t)-1);
+	put_be64(key, other);
+	memcpy(key + 8, "user.a", 6);
+	assert_int_equal(raw_get(f->path, "xattr", key, 14, got, sizeof(got)), 3);
+	assert_int_equal(raw_get(f->path, "data", key, 8, got, sizeof(got)), 12);
+	free(data);
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+static void test_abort_discards(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t file, ino;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	file = make_file(t, STORE_ROOT_INO, "gone");
+	assert_int_equal(store_data_put(t, file, "data", 4), 0);
+	assert_int_equal(store_inode_put(t, &(struct store_attr){.ino = 1, .mode = S_IFDIR | 0700}),
+			 0);
+	store_txn_abort(t);
+
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "gone", 4, &ino), -ENOENT);
+	assert_int_equal(store_inode_get(t, file, &a), -ENOENT);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).mode, S_IFDIR | 0755);
+	assert_int_equal(store_dir_is_empty(t, STORE_ROOT_INO), 1);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_read_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *r, *w;
+	uint64_t b, ino;
+
+	w = begin(f->st, STORE_TXN_WRITE);
+	make_file(w, STORE_ROOT_INO, "a");
+	assert_int_equal(store_txn_commit(w), 0);
+
+	r = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(r, STORE_ROOT_INO, "b", 1, &ino), -ENOENT);
+	w = begin(f->st, STORE_TXN_WRITE);
+	b = make_file(w, STORE_ROOT_INO, "b");
+	assert_int_equal(store_txn_commit(w), 0);
+	assert_int_equal(store_dirent_get(r, STORE_ROOT_INO, "b", 1, &ino), -ENOENT);
+	assert_int_equal(store_txn_commit(r), 0);
+
+	/* the next read txn reuses the same LMDB txn, renewed */
+	r = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(r, STORE_ROOT_INO, "b", 1, &ino), 0);
+	assert_int_equal(ino, b);
+	store_txn_abort(r);
+}
+
+static void test_read_only(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t = NULL;
+
+	cfg.create = false;
+	cfg.read_only = true;
+	reopen(f, &cfg);
+	assert_int_equal(store_txn_begin(f->st, STORE_TXN_WRITE, &t), -EROFS);
+	assert_null(t);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(attr_of(t, STORE_ROOT_INO).nlink, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_sync(f->st), 0);
+}
+
+static void test_null_is_noop(void **state)
+{
+	(void)state;
+	store_close(NULL);
+	store_txn_abort(NULL);
+}
+
+/* ---- space ------------------------------------------------------------ */
+
+static void test_statfs(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *big = pattern(2 * MIB, 4);
+	struct store_statfs s0, s1, s2;
+	struct store_txn *t;
+	uint64_t file;
+
+	assert_int_equal(store_statfs(f->st, &s0), 0);
+	assert_int_equal(s0.inodes, 1);
+	assert_int_equal(s0.map_size, 64 * MIB);
+	assert_true(s0.bytes_used > 0 && s0.bytes_used % 4096 == 0);
+	assert_true(s0.bytes_avail > 0);
+
+	/* five items of 400,000 bytes */
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (int i = 0; i < 5; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		file = make_file(t, STORE_ROOT_INO, name);
+		assert_int_equal(store_data_put(t, file, big + i * 400000, 400000), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_statfs(f->st, &s1), 0);
+	assert_int_equal(s1.inodes, 6);
+	assert_true(s1.bytes_used >= s0.bytes_used + 2000000);
+
+	/* freed pages count as free, though the file does not shrink */
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (uint64_t ino = file - 4; ino <= file; ino++)
+		assert_int_equal(store_data_put(t, ino, NULL, 0), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_statfs(f->st, &s2), 0);
+	assert_true(s2.bytes_used + 1900000 < s1.bytes_used);
+	assert_int_equal(store_sync(f->st), 0);
+	free(big);
+}
+
+/* Writes n items of 400,000 bytes, per txns of 5; returns the first inode. */
+static uint64_t write_items(struct store *st, int n)
+{
+	unsigned char *buf = pattern(400000 + n, 0);
+	uint64_t first = 0, ino;
+	struct store_txn *t;
+
+	for (int i = 0; i < n; i += 5) {
+		t = begin(st, STORE_TXN_WRITE);
+		for (int j = i; j < i + 5 && j < n; j++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "item%d", j);
+			ino = make_file(t, STORE_ROOT_INO, name);
+			if (!first)
+				first = ino;
+			assert_int_equal(ino, first + (uint64_t)j);
+			assert_int_equal(store_data_put(t, ino, buf + j, 400000), 0);
+		}
+		assert_int_equal(store_txn_commit(t), 0);
+	}
+	free(buf);
+	return first;
+}
+
+static void check_items(struct store *st, uint64_t first, int n)
+{
+	unsigned char *buf = pattern(400000 + n, 0);
+	struct store_txn *t = begin(st, STORE_TXN_READ);
+
+	for (int j = 0; j < n; j++)
+		assert_data(t, first + (uint64_t)j, buf + j, 400000);
+	store_txn_abort(t);
+	free(buf);
+}
+
+static void test_map_growth(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char want[256];
+	uint64_t first;
+
+	cfg.map_size_init = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	assert_int_equal(map_size(f->st), 1 * MIB);
+	first = write_items(f->st, 50); /* 20 MB in 10 txns */
+	/* 1 MiB doubles to 32 MiB before the first write (16 MiB free), and
+	 * to 64 MiB once less than 16 MiB is free. */
+	assert_int_equal(map_size(f->st), 64 * MIB);
+	snprintf(want, sizeof(want), "%s: map grown from %u to %u bytes", f->path, 1 * MIB,
+		 32 * MIB);
+	assert_true(logged(want));
+	check_items(f->st, first, 50);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	assert_int_equal(map_size(f->st), 64 * MIB); /* the grown size outranks map_size_init */
+	check_items(f->st, first, 50);
+}
+
+static void test_map_full_in_txn(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char *buf = pattern(400000, 8);
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t ino, first = 0;
+	int rc = 0, i;
+
+	cfg.map_size_init = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_WRITE); /* the map grows to 32 MiB here */
+	for (i = 0; i < 200 && rc == 0; i++) {
+		assert_int_equal(store_ino_alloc(t, &ino), 0);
+		if (!first)
+			first = ino;
+		assert_int_equal(
+		    store_inode_put(t, &(struct store_attr){.ino = ino, .mode = S_IFREG | 0644}),
+		    0);
+		rc = store_data_put(t, ino, buf, 400000);
+	}
+	assert_int_equal(rc, -ENOSPC);
+	/* 32 MiB hold 84 items of 98 pages; a grown map would hold twice that */
+	assert_true(i >= 80 && i <= 84);
+	assert_int_equal(store_ino_alloc(t, &ino), -ENOSPC); /* the txn is broken */
+	assert_int_equal(store_txn_commit(t), -ENOSPC);
+
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_inode_get(t, first, &a), -ENOENT);
+	store_txn_abort(t);
+	check_items(f->st, write_items(f->st, 5), 5); /* the store is still usable */
+	free(buf);
+}
+
+static void test_growth_waits_for_readers(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *r, *w;
+	char want[256];
+
+	cfg.map_size_init = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	/* This thread holds a read txn while it begins a write txn: growth
+	 * cannot happen now, and must not deadlock. */
+	r = begin(f->st, STORE_TXN_READ);
+	w = begin(f->st, STORE_TXN_WRITE);
+	make_file(w, STORE_ROOT_INO, "f");
+	assert_int_equal(store_txn_commit(w), 0);
+	assert_int_equal(attr_of(r, STORE_ROOT_INO).nlink, 2);
+	store_txn_abort(r); /* the last txn out grows the map */
+	snprintf(want, sizeof(want), "%s: map grown from %u to %u bytes", f->path, 1 * MIB,
+		 32 * MIB);
+	assert_true(logged(want));
+	assert_int_equal(map_size(f->st), 32 * MIB);
+}
+
+/*
+ * In a child process, with no cmocka: opens the store on its own and writes
+ * the items write_items() would, one txn each. Returns an exit status.
+ */
+static int child_write_items(const char *path, int n)
+{
+	struct store_config cfg = {.path = path, .log = capture_log};
+	unsigned char *buf = pattern(400000 + n, 0);
+	struct store_txn *t;
+	struct store *st;
+	int rc = 0;
+
+	if (store_open(&cfg, &st) != 0)
+		return 1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct store_attr a = {.mode = S_IFREG | 0644};
+		char name[16];
+
+		snprintf(name, sizeof(name), "item%d", i);
+		rc = store_txn_begin(st, STORE_TXN_WRITE, &t);
+		if (rc)
+			break;
+		rc = store_ino_alloc(t, &a.ino);
+		if (!rc)
+			rc = store_inode_put(t, &a);
+		if (!rc)
+			rc = store_dirent_add(t, STORE_ROOT_INO, name, strlen(name), a.ino);
+		if (!rc)
+			rc = store_data_put(t, a.ino, buf + i, 400000);
+		if (rc)
+			store_txn_abort(t);
+		else
+			rc = store_txn_commit(t);
+	}
+	store_close(st);
+	free(buf);
+	return rc ? 2 : 0;
+}
+
+static void test_map_resized_by_other_process(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	int status;
+	pid_t pid;
+
+	cfg.map_size_init = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	store_txn_abort(t); /* leaves a reset read txn to be renewed */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_write_items(f->path, 50));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* The data now lies past this process's 1 MiB map: LMDB answers
+	 * MDB_MAP_RESIZED and the store adopts the other process's size. */
+	check_items(f->st, 2, 50);
+	assert_int_equal(map_size(f->st), 64 * MIB);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(t, make_file(t, STORE_ROOT_INO, "after"), "x", 1), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+struct reader {
+	struct store *st;
+	atomic_bool stop;
+	int rounds;
+};
+
+static void *read_loop(void *arg)
+{
+	struct reader *rd = arg;
+	struct store_attr a;
+	struct store_txn *t;
+
+	while (!atomic_load(&rd->stop)) {
+		if (store_txn_begin(rd->st, STORE_TXN_READ, &t) != 0)
+			return (void *)1;
+		if (store_inode_get(t, STORE_ROOT_INO, &a) != 0 || a.nlink != 2) {
+			store_txn_abort(t);
+			return (void *)2;
+		}
+		store_txn_abort(t);
+		rd->rounds++;
+	}
+	return NULL;
+}
+
+static void test_growth_with_concurrent_readers(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct reader rd[4];
+	pthread_t th[4];
+	void *res;
+	uint64_t first;
+
+	cfg.map_size_init = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	for (int i = 0; i < 4; i++) {
+		rd[i] = (struct reader){.st = f->st, .rounds = 0};
+		atomic_init(&rd[i].stop, false);
+		assert_int_equal(pthread_create(&th[i], NULL, read_loop, &rd[i]), 0);
+	}
+	first = write_items(f->st, 50);
+	for (int i = 0; i < 4; i++) {
+		atomic_store(&rd[i].stop, true);
+		assert_int_equal(pthread_join(th[i], &res), 0);
+		assert_null(res);
+		assert_true(rd[i].rounds > 0);
+	}
+	assert_true(map_size(f->st) >= 64 * MIB);
+	check_items(f->st, first, 50);
+}
+
+int main(void)
+{
+#define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_create_and_reopen, setup_dir),
+	    T(test_create_in_empty_dir, setup_dir),
+	    T(test_open_errors, setup_dir),
+	    T(test_refuse_unrelated_dir, setup_dir),
+	    T(test_refuse_non_lmdb_data, setup_dir),
+	    T(test_refuse_empty_data_mdb, setup_dir),
+	    T(test_refuse_lmdb_without_meta, setup_dir),
+	    T(test_refuse_format_version, setup_store),
+	    T(test_format_bytes, setup_store),
+	    T(test_inode_record_corrupt, setup_store),
+	    T(test_ino_alloc_monotonic, setup_store),
+	    T(test_inode_roundtrip, setup_store),
+	    T(test_inode_put_keeps_store_fields, setup_store),
+	    T(test_dirent_file_links, setup_store),
+	    T(test_dirent_dir_links, setup_store),
+	    T(test_hard_links, setup_store),
+	    T(test_dirent_remove_dangling, setup_store),
+	    T(test_dir_list_byte_order, setup_store),
+	    T(test_name_rules, setup_store),
+	    T(test_dir_list_stops, setup_store),
+	    T(test_dir_is_empty, setup_store),
+	    T(test_data_roundtrip, setup_store),
+	    T(test_item_limit_data, setup_store),
+	    T(test_item_limit_xattr, setup_store),
+	    T(test_item_limit_link, setup_store),
+	    T(test_data_checksum_mismatch, setup_store),
+	    T(test_xattr_flags, setup_store),
+	    T(test_xattr_list_and_remove, setup_store),
+	    T(test_inode_free, setup_store),
+	    T(test_abort_discards, setup_store),
+	    T(test_read_snapshot, setup_store),
+	    T(test_read_only, setup_store),
+	    T(test_null_is_noop, setup_dir),
+	    T(test_statfs, setup_store),
+	    T(test_map_growth, setup_dir),
+	    T(test_map_full_in_txn, setup_dir),
+	    T(test_growth_waits_for_readers, setup_dir),
+	    T(test_growth_with_concurrent_readers, setup_dir),
+	    T(test_map_resized_by_other_process, setup_dir),
+	};
+#undef T
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
