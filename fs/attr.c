@@ -1,0 +1,135 @@
+/*
+ * attr.c - attributes as the kernel sees them, and the small steps that
+ * many handlers share: converting a store_attr to struct stat (with the
+ * uncommitted size and mtime of a file being written), replying with an
+ * entry, checking names, touching a directory's times.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "fs.h"
+
+void fs_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struct stat *st)
+{
+	(void)ctx;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = S_ISDIR(a->mode) ? 0 : (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+/*
+ * Reads ino's attributes as this mount reports them to a stat by name: the
+ * store's, with the mtime of an uncommitted write in this mount and the
+ * larger of the committed and the pending size.
+ */
+int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out)
+{
+	int rc = store_inode_get(txn, ino, out);
+	struct fs_inode *in;
+
+	if (rc)
+		return rc;
+	in = fs_inode_find(&ctx->itab, ino);
+	if (in) {
+		uint64_t committed = out->size;
+		fs_file_overlay(in, out);
+		if (out->size < committed)
+			out->size = committed;
+	}
+	return 0;
+}
+
+/*
+ * The attributes as seen through open file f (may be NULL): a writer sees
+ * its pending size and mtime, a reader the size of the version it reads.
+ * The kernel keeps one i_size per inode and cuts page-cache reads at it, so
+ * each reader must get its own version's size back when it asks.
+ * Without f, stat sees the larger of the committed and the pending size, so
+ * that a stat never cuts short a reader of the committed version.
+ */
+int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		   const struct fs_file *f, struct store_attr *out)
+{
+	int rc;
+
+	if (!f || f->inode->ino != ino)
+		return fs_attr_get(ctx, txn, ino, out);
+	rc = store_inode_get(txn, ino, out);
+	if (rc)
+		return rc;
+	if (f->writable) {
+		fs_file_overlay(f->inode, out);
+		if (f->dirty)
+			out->size = f->len;
+	} else {
+		out->size = f->len;
+	}
+	return 0;
+}
+
+/* Sets a directory's mtime and ctime: its entries changed. */
+int fs_touch_dir(struct store_txn *txn, uint64_t dir, const struct timespec *now)
+{
+	struct store_attr a;
+	int rc = store_inode_get(txn, dir, &a);
+
+	if (rc)
+		return rc;
+	a.mtime = a.ctime = *now;
+	return store_inode_put(txn, &a);
+}
+
+/*
+ * Replies to a request that creates or finds a name with its entry, taking
+ * the kernel reference the reply hands over.
+ */
+void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name,
+		    uint64_t parent)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = a->ino;
+	e.generation = 1;
+	e.attr_timeout = ctx->opts.attr_timeout;
+	e.entry_timeout = ctx->opts.entry_timeout;
+	fs_attr_to_stat(ctx, a, &e.attr);
+	if (fs_inode_ref(&ctx->itab, a->ino, parent, name, name ? strlen(name) : 0, NULL)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (fuse_reply_entry(req, &e) != 0) {
+		/* The kernel never got it: undo the reference. */
+		struct fs_inode *in = fs_inode_find(&ctx->itab, a->ino);
+		if (in)
+			fs_inode_unref(&ctx->itab, in, 1);
+	}
+}
+
+/* Validates a name from the kernel; its length goes to *len. */
+int fs_check_name(const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+
+	if (n > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (n == 0)
+		return -EINVAL;
+	*len = n;
+	return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * file.c - open files and the write model (PutItem semantics).
+ *
+ * An open file holds the item's bytes: a snapshot of the committed version
+ * taken at open (so a reader keeps reading one whole version however the
+ * item changes meanwhile), or, for a writer, its private new version.
+ * fs_file_commit() makes a writer's version the item's, in one store
+ * transaction: data, size, mtime and ctime together.
+ *
+ * A write that would take the item past STORE_ITEM_MAX fails with EFBIG
+ * and rolls the handle back to the committed version: the pending version
+ * (O_TRUNC included) is dropped, so the item is left exactly as it was.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+/* Grows or shrinks f's buffer to len bytes, zero-filling what is new. */
+int fs_file_resize(struct fs_file *f, size_t len)
+{
+	if (len > f->cap) {
+		size_t cap = f->cap ? f->cap : 4096;
+		char *p;
+
+		while (cap < len)
+			cap *= 2;
+		p = realloc(f->data, cap);
+		if (!p)
+			return -ENOMEM;
+		f->data = p;
+		f->cap = cap;
+	}
+	if (len > f->len)
+		memset(f->data + f->len, 0, len - f->len);
+	f->len = len;
+	return 0;
+}
+
+static void log_bad_checksum(struct fs_ctx *ctx, uint64_t ino)
+{
+	char path[1024];
+
+	fs_inode_path(&ctx->itab, ino, path, sizeof(path));
+	fs_log(LOG_ERR,
+	       "checksum mismatch in item %s (inode %llu): its stored data is corrupt; "
+	       "reads return EIO. Restore the item from a backup, or delete it",
+	       path, (unsigned long long)ino);
+}
+
+/*
+ * Replaces f's bytes with the committed version of its item, read in txn.
+ * Errors: -EIO (checksum mismatch, logged with the item's path), -ENOENT,
+ * -ENOMEM.
+ */
+int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
+{
+	struct store_buf buf = {NULL, 0};
+	int rc = store_data_get(txn, f->inode->ino, &buf);
+
+	if (rc == -EBADMSG) {
+		log_bad_checksum(ctx, f->inode->ino);
+		return -EIO;
+	}
+	if (rc)
+		return rc;
+	free(f->data);
+	f->data = buf.data;
+	f->len = f->cap = buf.len;
+	f->loaded = true;
+	f->dirty = f->written = false;
+	f->mtime_pending = false;
+	return 0;
+}
+
+/*
+ * What close(2) of one descriptor commits. Shells open a file and then
+ * dup2() it, closing the first descriptor: that flush comes before any
+ * write, so a pending O_TRUNC alone is left for the last close (release)
+ * or fsync; otherwise a failed write could not leave the item as it was.
+ * Once data has been written, every flush commits it, so close(2) reports
+ * ENOSPC and its like to the writer.
+ */
+int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f)
+{
+	return f->written ? fs_file_commit(ctx, f) : 0;
+}
+
+/*
+ * Commits f's pending version, if any. An item deleted meanwhile stays
+ * deleted (the version is dropped). On error f stays dirty, so that a
+ * later fsync can try again; release drops it.
+ */
+int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
+{
+	struct store_txn *txn;
+	struct store_attr a;
+	struct timespec now;
+	int rc;
+
+	if (!f->dirty)
+		return 0;
+	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc)
+		return rc;
+	rc = store_inode_get(txn, f->inode->ino, &a);
+	if (rc == -ENOENT) {
+		store_txn_abort(txn);
+		f->dirty = false;
+		goto done;
+	}
+	if (rc)
+		goto err;
+	rc = store_data_put(txn, a.ino, f->data, f->len);
+	if (rc)
+		goto err;
+	rc = store_inode_get(txn, a.ino, &a); /* size and version as the store set them */
+	if (rc)
+		goto err;
+	fs_now(&now);
+	if (f->mtime_pending)
+		a.mtime = f->mtime;
+	a.ctime = now;
+	rc = store_inode_put(txn, &a);
+	if (rc)
+		goto err;
+	rc = store_txn_commit(txn);
+	if (rc)
+		return rc;
+	f->attr = a;
+	f->dirty = f->written = false;
+	f->mtime_pending = false;
+done:
+	if (f->inode->writer == f)
+		f->inode->writer = NULL;
+	return 0;
+err:
+	store_txn_abort(txn);
+	return rc;
+}
+
+/* Reports a pending write's size and mtime to stat, as the writer sees them. */
+void fs_file_overlay(const struct fs_inode *in, struct store_attr *a)
+{
+	const struct fs_file *w = in->writer;
+
+	if (!w || !w->dirty)
+		return;
+	a->size = w->len;
+	if (w->mtime_pending)
+		a->mtime = a->ctime = w->mtime;
+}
+
+/* Commits every open file's pending version (unmount, signals). */
+void fs_files_flush_all(struct fs_ctx *ctx)
+{
+	for (struct fs_file *f = ctx->files; f; f = f->next) {
+		int rc = fs_file_commit(ctx, f);
+		if (rc) {
+			char path[1024];
+			fs_inode_path(&ctx->itab, f->inode->ino, path, sizeof(path));
+			fs_log(LOG_ERR, "could not save %s at exit: %s", path, strerror(-rc));
+		}
+	}
+}

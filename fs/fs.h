@@ -1,0 +1,214 @@
+/*
+ * fs.h - state shared by the FUSE front-end of itemfs (private to fs/).
+ *
+ * fs/ turns FUSE low-level requests into store transactions. It owns the
+ * per-mount state: the inode table (what the kernel has looked up), open
+ * files with their write buffers, open directory listings, and options.
+ * It never sees how the store keeps things (no LMDB here).
+ *
+ * Threading: the session runs single-threaded (fuse_session_loop), chosen
+ * by measurement (docs/design.md, "Threading"), so none of the state below
+ * is locked. Every field is touched only from the session thread.
+ *
+ * Write model (PutItem semantics): a file opened for writing gets a private
+ * copy of the item's data (struct fs_file.data). Writes and ftruncate change
+ * the copy; flush (close), fsync and release commit it to the store as one
+ * new version in one transaction. Until then every other opener reads the
+ * committed version, so no reader ever sees a mix of two versions.
+ */
+#ifndef ITEMFS_FS_H
+#define ITEMFS_FS_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "store.h"
+
+struct fs_file;
+
+/* Mount options (fs/options.c). */
+struct fs_options {
+	char *store_path; /* absolute path of the store directory */
+	char *mountpoint; /* absolute path of the mountpoint */
+	bool foreground;  /* -f: do not daemonize */
+	bool debug;       /* -d / -o debug: FUSE request trace on stderr */
+	bool read_only;   /* -o ro */
+	bool allow_other; /* -o allow_other */
+	bool noatime;     /* reads never update atime (always, stated for mount(8)) */
+	double attr_timeout;  /* seconds the kernel may cache attributes */
+	double entry_timeout; /* seconds the kernel may cache names */
+};
+
+/*
+ * What the kernel holds of one inode: created on the first lookup that
+ * reaches the kernel, freed when the kernel forgets it and no file is open.
+ */
+struct fs_inode {
+	uint64_t ino;
+	uint64_t nlookup;       /* kernel references (lookup counts) */
+	unsigned nopen;         /* open struct fs_file on this inode */
+	uint64_t parent;        /* directory it was last reached through */
+	char *name;             /* its name there (for log lines), NUL-terminated */
+	struct fs_file *writer; /* the handle written last with uncommitted data, or NULL */
+	uint64_t pc_version;    /* item version whose pages the kernel's page cache may hold */
+	unsigned pc_readers;    /* open files reading through the page cache */
+	struct fs_inode *next;  /* hash chain */
+};
+
+struct fs_inode_table {
+	struct fs_inode **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+};
+
+/* What fuse_file_info.fh points at: both handle types begin with this. */
+enum fs_handle_kind {
+	FS_HANDLE_FILE = 0x66696c65, /* struct fs_file */
+	FS_HANDLE_DIR = 0x64697220,  /* struct fs_dir */
+};
+
+/* One open regular file (fuse_file_info.fh). */
+struct fs_file {
+	enum fs_handle_kind kind; /* FS_HANDLE_FILE */
+	struct fs_inode *inode;
+	int flags;             /* open(2) flags */
+	bool writable;         /* opened O_WRONLY or O_RDWR */
+	bool page_cache;       /* reads go through the kernel's page cache (counted in pc_readers) */
+	bool loaded;           /* data/len hold the item (or the new version) */
+	bool dirty;            /* data differs from the committed version */
+	bool written;          /* write/ftruncate since the last commit (not just O_TRUNC) */
+	bool mtime_pending;    /* commit sets mtime to .mtime */
+	struct timespec mtime; /* time of the last write, when mtime_pending */
+	struct store_attr attr; /* attributes at open or last commit (fstat after unlink) */
+	char *data;             /* the item's bytes; malloc'd, cap bytes */
+	size_t len, cap;
+	struct fs_file *prev, *next; /* fs_ctx.files */
+};
+
+/* One open directory (fuse_file_info.fh): a listing taken at opendir. */
+struct fs_dir_entry {
+	uint64_t ino;
+	uint32_t mode;
+	char *name;
+};
+
+struct fs_dir {
+	enum fs_handle_kind kind; /* FS_HANDLE_DIR */
+	uint64_t ino;
+	struct fs_dir_entry *ents;
+	size_t count, cap;
+};
+
+/* Everything one mount owns; reached through fs_ctx_of(). */
+struct fs_ctx {
+	struct fs_options opts;
+	struct store *store;
+	struct fuse_session *se;
+	struct fs_inode_table itab;
+	struct fs_file *files; /* every open file, for flushing at exit */
+};
+
+static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The open regular file behind fi, or NULL (no fi, or a directory's). */
+static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
+{
+	const enum fs_handle_kind *kind = fi ? (const enum fs_handle_kind *)(uintptr_t)fi->fh : NULL;
+
+	return kind && *kind == FS_HANDLE_FILE ? (struct fs_file *)(uintptr_t)fi->fh : NULL;
+}
+
+/* fs/log.c */
+void fs_log_init(bool to_syslog, bool debug);
+void fs_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fs_log_store(int priority, const char *msg);
+
+/* fs/options.c */
+int fs_options_parse(int argc, char **argv, struct fs_options *out);
+void fs_options_free(struct fs_options *opts);
+void fs_usage(FILE *out);
+
+/* fs/inode.c */
+int fs_itab_init(struct fs_inode_table *t);
+void fs_itab_destroy(struct fs_inode_table *t);
+struct fs_inode *fs_inode_find(struct fs_inode_table *t, uint64_t ino);
+int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const char *name,
+		 size_t namelen, struct fs_inode **out);
+void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
+void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, size_t namelen);
+int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size);
+
+/* fs/attr.c: attributes and shared reply helpers */
+void fs_now(struct timespec *ts);
+void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struct stat *st);
+int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out);
+int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		   const struct fs_file *f, struct store_attr *out);
+int fs_touch_dir(struct store_txn *txn, uint64_t dir, const struct timespec *now);
+void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name,
+		    uint64_t parent);
+int fs_check_name(const char *name, size_t *len);
+
+/* fs/file.c: the write model */
+int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f);
+int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f);
+int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f);
+int fs_file_resize(struct fs_file *f, size_t len);
+void fs_file_overlay(const struct fs_inode *in, struct store_attr *a);
+void fs_files_flush_all(struct fs_ctx *ctx);
+
+/* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
+int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
+		 const char *target, struct store_attr *out);
+
+/* The fuse_lowlevel_ops handlers, by source file. */
+extern const struct fuse_lowlevel_ops fs_ops;
+void fs_op_init(void *userdata, struct fuse_conn_info *conn);
+void fs_op_destroy(void *userdata);
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi);
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags);
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags);
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+
+#endif /* ITEMFS_FS_H */

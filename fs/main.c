@@ -1,0 +1,315 @@
+/*
+ * main.c - the `itemfs` command: `itemfs mount` (checks, daemonizes, opens
+ * the store, mounts, serves), `itemfs version`, `itemfs help`.
+ *
+ * `itemfs mount` returns only once the mount is ready, or fails with a
+ * message naming the problem. Daemonizing happens before the store is
+ * opened (LMDB environments must not cross a fork); the daemon reports
+ * "ready" or its error text back to the waiting parent through a pipe.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fs.h"
+
+/* Where startup errors go: the terminal, or the pipe to the waiting parent. */
+static int report_fd = -1;
+
+static void startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void startup_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (report_fd >= 0) {
+		ssize_t w = write(report_fd, msg, strnlen(msg, sizeof(msg)));
+		(void)w;
+	} else {
+		fprintf(stderr, "itemfs: %s\n", msg);
+	}
+}
+
+/* The mountpoint must be an existing, empty directory we can mount on. */
+static int check_mountpoint(const char *mnt)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (stat(mnt, &st) != 0) {
+		startup_error("mountpoint %s: %s", mnt, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		startup_error("mountpoint %s is not a directory", mnt);
+		return -ENOTDIR;
+	}
+	d = opendir(mnt);
+	if (!d) {
+		startup_error("mountpoint %s: %s", mnt, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			startup_error("mountpoint %s is not empty (it holds '%s'); itemfs "
+				      "mounts only on an empty directory",
+				      mnt, de->d_name);
+			rc = -ENOTEMPTY;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int check_dev_fuse(void)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		startup_error("cannot open /dev/fuse: %s; load the fuse module (`modprobe fuse`) "
+			      "or, in a container, pass the device in",
+			      strerror(e));
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+static int open_store(const struct fs_options *o, struct store **out)
+{
+	struct store_config cfg = {
+		.path = o->store_path,
+		.read_only = o->read_only,
+		.create = !o->read_only,
+		.log = fs_log_store,
+	};
+	int rc = store_open(&cfg, out);
+
+	switch (rc) {
+	case 0:
+		break;
+	case -EINVAL:
+		startup_error("%s is not an itemfs store (it is left untouched); give an empty "
+			      "or new directory to create a store there",
+			      o->store_path);
+		break;
+	case -EPROTO:
+		startup_error("%s is an itemfs store of a format this version (%s) cannot "
+			      "read, or is locked by an incompatible LMDB; use the itemfs that "
+			      "created it",
+			      o->store_path, ITEMFS_VERSION);
+		break;
+	case -ENOENT:
+		startup_error("store %s does not exist", o->store_path);
+		break;
+	default:
+		startup_error("cannot open store %s: %s", o->store_path, strerror(-rc));
+		break;
+	}
+	return rc;
+}
+
+static int build_fuse_args(const struct fs_options *o, struct fuse_args *args)
+{
+	char *mopts = NULL;
+	int rc = -ENOMEM;
+
+	if (asprintf(&mopts, "fsname=%s,subtype=itemfs,default_permissions,noatime%s%s",
+		     o->store_path, o->allow_other ? ",allow_other" : "",
+		     o->read_only ? ",ro" : "") < 0)
+		return -ENOMEM;
+	/* fsname must not contain a comma: libfuse would split it. */
+	for (char *p = mopts + strlen("fsname="); *p && strncmp(p, ",subtype=", 9); p++)
+		if (*p == ',')
+			*p = '_';
+	if (fuse_opt_add_arg(args, "itemfs") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, mopts))
+		goto out;
+	if (o->debug && fuse_opt_add_arg(args, "-d"))
+		goto out;
+	rc = 0;
+out:
+	free(mopts);
+	return rc;
+}
+
+/*
+ * Forks; the parent waits for the child's "ready" (exit 0) or error text
+ * (printed, exit 1). Returns in the child, with report_fd set.
+ */
+static void daemonize_and_wait(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		perror("itemfs: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("itemfs: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		char msg[1024];
+		size_t len = 0;
+		ssize_t n;
+
+		close(fds[1]);
+		while (len < sizeof(msg) - 1 &&
+		       (n = read(fds[0], msg + len, sizeof(msg) - 1 - len)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			len += (size_t)n;
+		}
+		msg[len] = '\0';
+		if (strcmp(msg, "ready") == 0)
+			exit(0);
+		if (len == 0)
+			fprintf(stderr, "itemfs: the daemon exited during startup; run with -f "
+					"to see why\n");
+		else
+			fprintf(stderr, "itemfs: %s\n", msg);
+		exit(1);
+	}
+	close(fds[0]);
+	report_fd = fds[1];
+	if (setsid() < 0)
+		_exit(1);
+}
+
+/* Detaches stdio once mounted (errors from now on go to syslog). */
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static int cmd_mount(int argc, char **argv)
+{
+	struct fs_ctx ctx;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (fs_options_parse(argc, argv, &ctx.opts))
+		return 1;
+	if (check_mountpoint(ctx.opts.mountpoint) || check_dev_fuse())
+		goto err_out1;
+	if (!ctx.opts.foreground)
+		daemonize_and_wait();
+	fs_log_init(!ctx.opts.foreground, ctx.opts.debug);
+
+	if (fs_itab_init(&ctx.itab)) {
+		startup_error("out of memory");
+		goto err_out1;
+	}
+	if (open_store(&ctx.opts, &ctx.store))
+		goto err_out2;
+	if (build_fuse_args(&ctx.opts, &args)) {
+		startup_error("out of memory");
+		goto err_out3;
+	}
+	ctx.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &ctx);
+	if (!ctx.se) {
+		startup_error("cannot create the FUSE session (see the messages above)");
+		goto err_out4;
+	}
+	if (fuse_set_signal_handlers(ctx.se)) {
+		startup_error("cannot install signal handlers");
+		goto err_out5;
+	}
+	if (fuse_session_mount(ctx.se, ctx.opts.mountpoint)) {
+		startup_error("cannot mount on %s (see the messages above; is it already a "
+			      "mountpoint?)",
+			      ctx.opts.mountpoint);
+		goto err_out6;
+	}
+	if (report_fd >= 0) {
+		if (chdir("/") != 0) { /* cannot fail for "/"; checked for the compiler */
+		}
+		detach_stdio();
+		startup_error("ready");
+		close(report_fd);
+		report_fd = -1;
+	}
+	fs_log(LOG_INFO, "serving %s on %s", ctx.opts.store_path, ctx.opts.mountpoint);
+
+	rc = fuse_session_loop(ctx.se);
+	if (rc)
+		fs_log(LOG_ERR, "session ended with error %d", rc);
+	fs_files_flush_all(&ctx);
+	fuse_session_unmount(ctx.se);
+	fuse_remove_signal_handlers(ctx.se);
+	fuse_session_destroy(ctx.se);
+	fuse_opt_free_args(&args);
+	store_close(ctx.store);
+	fs_itab_destroy(&ctx.itab);
+	fs_log(LOG_INFO, "unmounted %s", ctx.opts.mountpoint);
+	fs_options_free(&ctx.opts);
+	return rc ? 1 : 0;
+
+err_out6:
+	fuse_remove_signal_handlers(ctx.se);
+err_out5:
+	fuse_session_destroy(ctx.se);
+err_out4:
+	fuse_opt_free_args(&args);
+err_out3:
+	store_close(ctx.store);
+err_out2:
+	fs_itab_destroy(&ctx.itab);
+err_out1:
+	fs_options_free(&ctx.opts);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "help";
+
+	if (strcmp(cmd, "mount") == 0)
+		return cmd_mount(argc - 2, argv + 2);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("itemfs %s (libfuse %d.%d, store format %u)\n", ITEMFS_VERSION,
+		       fuse_version() / 10, fuse_version() % 10, STORE_FORMAT_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fs_usage(stdout);
+		return argc > 1 ? 0 : 2;
+	}
+	fprintf(stderr, "itemfs: unknown command '%s'\n", cmd);
+	fs_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,349 @@
+/*
+ * ops_attr.c - FUSE handlers for attributes: getattr, setattr (chmod,
+ * chown, utimensat, truncate), access, statfs, and user.* xattrs.
+ *
+ * Only the user.* namespace is stored. Other namespaces are answered
+ * without a store lookup: get and remove say ENODATA (the security.* and
+ * system.* probes of ls, cp and tar cost one round trip and nothing more),
+ * set says EOPNOTSUPP.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static bool is_user_xattr(const char *name)
+{
+	return strncmp(name, "user.", 5) == 0 && name[5] != '\0';
+}
+
+static void reply_attr(fuse_req_t req, const struct store_attr *a)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct stat st;
+
+	fs_attr_to_stat(ctx, a, &st);
+	fuse_reply_attr(req, &st, ctx->opts.attr_timeout);
+}
+
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+
+	if (rc == 0) {
+		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
+		store_txn_abort(txn);
+	}
+	if (rc == -ENOENT) {
+		/* Unlinked while open here: fstat still works, with nlink 0. */
+		for (struct fs_file *f = ctx->files; f; f = f->next) {
+			if (f->inode->ino == ino) {
+				a = f->attr;
+				a.nlink = 0;
+				a.size = f->len;
+				rc = 0;
+				break;
+			}
+		}
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, &a);
+}
+
+/* Truncates through an open writer: the new size is part of its pending version. */
+static int truncate_pending(struct fs_file *f, uint64_t size)
+{
+	int rc;
+
+	if (!f->writable)
+		return -EBADF;
+	if (!store_item_fits(f->attr.keylen, size, f->attr.xattr_bytes))
+		return -EFBIG;
+	rc = fs_file_resize(f, (size_t)size);
+	if (rc)
+		return rc;
+	f->dirty = f->written = f->mtime_pending = true;
+	fs_now(&f->mtime);
+	f->inode->writer = f;
+	return 0;
+}
+
+/* Truncates the committed item in txn. */
+static int truncate_stored(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+			   uint64_t size)
+{
+	struct store_buf buf = {NULL, 0};
+	char *p;
+	int rc = store_data_get(txn, ino, &buf);
+
+	if (rc == -EBADMSG) {
+		char path[1024];
+		fs_inode_path(&ctx->itab, ino, path, sizeof(path));
+		fs_log(LOG_ERR, "checksum mismatch in item %s (inode %llu): cannot truncate it",
+		       path, (unsigned long long)ino);
+		return -EIO;
+	}
+	if (rc)
+		return rc;
+	if (size > STORE_ITEM_MAX) {
+		free(buf.data);
+		return -EFBIG;
+	}
+	p = buf.data;
+	if (size > buf.len) {
+		p = realloc(buf.data, size);
+		if (!p) {
+			free(buf.data);
+			return -ENOMEM;
+		}
+		memset(p + buf.len, 0, size - buf.len);
+	}
+	rc = store_data_put(txn, ino, p, (size_t)size);
+	free(p);
+	return rc;
+}
+
+static int do_setattr(struct fs_ctx *ctx, fuse_ino_t ino, const struct stat *in, int to_set,
+		      struct fuse_file_info *fi, struct store_attr *out)
+{
+	struct store_txn *txn;
+	struct store_attr a;
+	struct timespec now;
+	struct fs_file *f = fs_file_of(fi);
+	int rc;
+
+	if (f && f->inode->ino != ino)
+		f = NULL;
+	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc)
+		return rc;
+	fs_now(&now);
+	rc = store_inode_get(txn, ino, &a);
+	if (rc)
+		goto out;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (S_ISDIR(a.mode))
+			rc = -EISDIR;
+		else if (!S_ISREG(a.mode))
+			rc = -EINVAL;
+		else if (in->st_size < 0)
+			rc = -EINVAL;
+		else if (f)
+			rc = truncate_pending(f, (uint64_t)in->st_size);
+		else
+			rc = truncate_stored(ctx, txn, ino, (uint64_t)in->st_size);
+		if (rc == 0 && !f) /* through f, the new size stays pending */
+			rc = store_inode_get(txn, ino, &a); /* the new size */
+		if (rc)
+			goto out;
+		if (!f && !(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+			a.mtime = now;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE)
+		a.mode = (a.mode & S_IFMT) | (in->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		a.uid = in->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		a.gid = in->st_gid;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		a.atime = in->st_atim;
+	else if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		a.atime = now;
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		a.mtime = (to_set & FUSE_SET_ATTR_MTIME) ? in->st_mtim : now;
+		/* An explicit mtime wins over the pending writes' own. */
+		for (struct fs_file *o = ctx->files; o; o = o->next)
+			if (o->inode->ino == ino)
+				o->mtime_pending = false;
+	}
+	a.ctime = (to_set & FUSE_SET_ATTR_CTIME) ? in->st_ctim : now;
+	rc = store_inode_put(txn, &a);
+	if (rc == 0)
+		rc = fs_attr_get_fh(ctx, txn, ino, f, out);
+	if (rc == 0)
+		return store_txn_commit(txn);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi)
+{
+	struct store_attr a;
+	int rc = do_setattr(fs_ctx_of(req), ino, attr, to_set, fi, &a);
+
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, &a);
+}
+
+/* access(2) by the caller's credentials (the kernel asks only without default_permissions). */
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	unsigned bits;
+	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+
+	if (rc == 0) {
+		rc = store_inode_get(txn, ino, &a);
+		store_txn_abort(txn);
+	}
+	if (rc || mask == F_OK) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (c->uid == 0) {
+		bool x_ok = !(mask & X_OK) || S_ISDIR(a.mode) || (a.mode & 0111);
+		fuse_reply_err(req, x_ok ? 0 : EACCES);
+		return;
+	}
+	if (c->uid == a.uid)
+		bits = (a.mode >> 6) & 7;
+	else if (c->gid == a.gid)
+		bits = (a.mode >> 3) & 7;
+	else
+		bits = a.mode & 7;
+	fuse_reply_err(req, ((unsigned)mask & ~bits) ? EACCES : 0);
+}
+
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct store_statfs s;
+	struct statvfs v;
+	int rc = store_statfs(fs_ctx_of(req)->store, &s);
+
+	(void)ino;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	v.f_bsize = v.f_frsize = 4096;
+	v.f_blocks = (s.bytes_used + s.bytes_avail) / 4096;
+	v.f_bfree = v.f_bavail = s.bytes_avail / 4096;
+	/* Every item needs at least a page's worth of room in the worst case. */
+	v.f_ffree = v.f_favail = s.bytes_avail / 4096;
+	v.f_files = s.inodes + v.f_ffree;
+	v.f_namemax = STORE_NAME_MAX;
+	fuse_reply_statfs(req, &v);
+}
+
+/* Sets ino's ctime after an xattr change, inside txn. */
+static int xattr_touch(struct store_txn *txn, fuse_ino_t ino)
+{
+	struct store_attr a;
+	int rc = store_inode_get(txn, ino, &a);
+
+	if (rc)
+		return rc;
+	fs_now(&a.ctime);
+	return store_inode_put(txn, &a);
+}
+
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	int rc = is_user_xattr(name) ? 0 : -EOPNOTSUPP;
+
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc == 0) {
+		rc = store_xattr_set(txn, ino, name, value, size, flags);
+		if (rc == 0)
+			rc = xattr_touch(txn, ino);
+		if (rc == 0)
+			rc = store_txn_commit(txn);
+		else
+			store_txn_abort(txn);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	int rc = is_user_xattr(name) ? 0 : -ENODATA;
+
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc == 0) {
+		rc = store_xattr_remove(txn, ino, name);
+		if (rc == 0)
+			rc = xattr_touch(txn, ino);
+		if (rc == 0)
+			rc = store_txn_commit(txn);
+		else
+			store_txn_abort(txn);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * getxattr and listxattr share one reply shape: size 0 asks for the
+ * length, otherwise the bytes (ERANGE when they do not fit).
+ */
+static void reply_sized(fuse_req_t req, int rc, const void *buf, size_t len, size_t size)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = is_user_xattr(name) ? 0 : -ENODATA;
+
+	if (rc == 0 && size && !(buf = malloc(size)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	if (rc == 0) {
+		rc = store_xattr_get(txn, ino, name, buf, size, &len);
+		store_txn_abort(txn);
+	}
+	reply_sized(req, rc, buf, len, size);
+	free(buf);
+}
+
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (size && !(buf = malloc(size)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	if (rc == 0) {
+		rc = store_xattr_list(txn, ino, buf, size, &len);
+		store_txn_abort(txn);
+	}
+	reply_sized(req, rc, buf, len, size);
+	free(buf);
+}

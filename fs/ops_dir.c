@@ -1,0 +1,443 @@
+/*
+ * ops_dir.c - FUSE handlers that change names: lookup, mknod, mkdir,
+ * symlink, unlink, rmdir, link, rename; and readlink.
+ *
+ * The top level of the mount holds tables only: any non-directory there is
+ * refused with EPERM. FIFOs, sockets and device nodes are refused with
+ * EPERM everywhere: an item is data, not a rendezvous point. Every handler
+ * does its work in one store transaction, so each change is atomic.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+/* Deepest directory nesting walked when checking a rename for loops. */
+#define FS_MAX_DEPTH 4096
+
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	size_t len;
+	int rc = fs_check_name(name, &len);
+
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = store_dirent_get(txn, parent, name, len, &a.ino);
+	if (rc == 0)
+		rc = fs_attr_get(ctx, txn, a.ino, &a);
+	store_txn_abort(txn);
+	if (rc == -ENOENT) {
+		/* A negative entry: the kernel drops it itself when we create the name. */
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = ctx->opts.entry_timeout;
+		fuse_reply_entry(req, &e);
+	} else if (rc) {
+		fuse_reply_err(req, -rc);
+	} else {
+		fs_reply_entry(req, &a, name, parent);
+	}
+}
+
+/*
+ * Creates parent/name with mode (type included) owned by the caller, with
+ * a symlink's target, and returns its attributes in *out.
+ * Errors: -EPERM (non-directory at the top level; FIFO, socket, device),
+ * -EEXIST, -ENOTDIR, -ENAMETOOLONG, -EFBIG (target past the item limit),
+ * -ENOSPC, -EIO.
+ */
+int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
+		 const char *target, struct store_attr *out)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	const struct fuse_ctx *caller = fuse_req_ctx(req);
+	struct store_txn *txn;
+	struct store_attr p, a;
+	uint64_t existing;
+	size_t len;
+	int rc = fs_check_name(name, &len);
+
+	if (rc)
+		return rc;
+	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
+		return -EPERM;
+	if (parent == STORE_ROOT_INO && !S_ISDIR(mode))
+		return -EPERM;
+	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc)
+		return rc;
+	rc = store_inode_get(txn, parent, &p);
+	if (rc)
+		goto out;
+	if (!S_ISDIR(p.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	rc = store_dirent_get(txn, parent, name, len, &existing);
+	if (rc != -ENOENT) {
+		rc = rc ? rc : -EEXIST;
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	rc = store_ino_alloc(txn, &a.ino);
+	if (rc)
+		goto out;
+	a.mode = mode;
+	a.uid = caller->uid;
+	a.gid = caller->gid;
+	if (p.mode & S_ISGID) {
+		a.gid = p.gid;
+		if (S_ISDIR(mode))
+			a.mode |= S_ISGID;
+	}
+	fs_now(&a.ctime);
+	a.atime = a.mtime = a.ctime;
+	rc = store_inode_put(txn, &a);
+	if (rc == 0)
+		rc = store_dirent_add(txn, parent, name, len, a.ino);
+	if (rc == 0 && target)
+		rc = store_data_put(txn, a.ino, target, strlen(target));
+	if (rc == 0)
+		rc = fs_touch_dir(txn, parent, &a.ctime);
+	if (rc == 0)
+		rc = store_inode_get(txn, a.ino, out);
+	if (rc == 0) {
+		rc = store_txn_commit(txn);
+		return rc;
+	}
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+static void make_and_reply(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			   const char *target)
+{
+	struct store_attr a;
+	int rc = fs_make_node(req, parent, name, mode, target, &a);
+
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_reply_entry(req, &a, name, parent);
+}
+
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	make_and_reply(req, parent, name, mode, NULL);
+}
+
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_and_reply(req, parent, name, S_IFDIR | (mode & 07777), NULL);
+}
+
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	make_and_reply(req, parent, name, S_IFLNK | 0777, link);
+}
+
+/*
+ * Sets ino's ctime to now, or frees a non-directory whose last name is gone
+ * (directories are freed by their remover, who checked they are empty).
+ */
+static int settle_inode(struct store_txn *txn, uint64_t ino, const struct timespec *now)
+{
+	struct store_attr a;
+	int rc = store_inode_get(txn, ino, &a);
+
+	if (rc)
+		return rc;
+	if (!S_ISDIR(a.mode) && a.nlink == 0)
+		return store_inode_free(txn, ino);
+	a.ctime = *now;
+	return store_inode_put(txn, &a);
+}
+
+/*
+ * Removes parent/name; want_dir selects rmdir (the entry must be an empty
+ * directory) or unlink (it must not be a directory).
+ */
+static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool want_dir)
+{
+	struct store_txn *txn;
+	struct store_attr a;
+	struct timespec now;
+	size_t len;
+	int rc = fs_check_name(name, &len);
+
+	if (rc)
+		return rc;
+	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc)
+		return rc;
+	rc = store_dirent_get(txn, parent, name, len, &a.ino);
+	if (rc == 0)
+		rc = store_inode_get(txn, a.ino, &a);
+	if (rc)
+		goto out;
+	if (want_dir && !S_ISDIR(a.mode))
+		rc = -ENOTDIR;
+	else if (!want_dir && S_ISDIR(a.mode))
+		rc = -EISDIR;
+	else if (want_dir)
+		rc = store_dir_is_empty(txn, a.ino) == 1 ? 0 : -ENOTEMPTY;
+	if (rc)
+		goto out;
+	fs_now(&now);
+	rc = store_dirent_remove(txn, parent, name, len, NULL);
+	if (rc == 0)
+		rc = want_dir ? store_inode_free(txn, a.ino) : settle_inode(txn, a.ino, &now);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, parent, &now);
+	if (rc == 0)
+		return store_txn_commit(txn);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_remove(fs_ctx_of(req), parent, name, false));
+}
+
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_remove(fs_ctx_of(req), parent, name, true));
+}
+
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	struct timespec now;
+	size_t len;
+	int rc = fs_check_name(newname, &len);
+
+	if (rc == 0 && newparent == STORE_ROOT_INO)
+		rc = -EPERM;
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && S_ISDIR(a.mode))
+		rc = -EPERM;
+	if (rc == 0)
+		rc = store_dirent_add(txn, newparent, newname, len, ino);
+	fs_now(&now);
+	if (rc == 0)
+		rc = settle_inode(txn, ino, &now);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, newparent, &now);
+	if (rc == 0)
+		rc = fs_attr_get(ctx, txn, ino, &a);
+	if (rc == 0)
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_reply_entry(req, &a, newname, newparent);
+}
+
+/* -EINVAL if dir is ino or lies below it: moving ino there would make a loop. */
+static int check_not_below(struct store_txn *txn, uint64_t dir, uint64_t ino)
+{
+	for (int depth = 0; depth < FS_MAX_DEPTH; depth++) {
+		struct store_attr a;
+		int rc;
+
+		if (dir == ino)
+			return -EINVAL;
+		if (dir == STORE_ROOT_INO)
+			return 0;
+		rc = store_inode_get(txn, dir, &a);
+		if (rc)
+			return rc;
+		dir = a.parent;
+	}
+	return -ELOOP;
+}
+
+struct rename_end {
+	uint64_t dir;
+	const char *name;
+	size_t len;
+	struct store_attr a; /* the inode it names; a.ino 0 if none */
+};
+
+static int rename_exchange(struct store_txn *txn, struct rename_end *s, struct rename_end *d)
+{
+	int rc;
+
+	if (!d->a.ino)
+		return -ENOENT;
+	if ((d->dir == STORE_ROOT_INO && !S_ISDIR(s->a.mode)) ||
+	    (s->dir == STORE_ROOT_INO && !S_ISDIR(d->a.mode)))
+		return -EPERM;
+	if (S_ISDIR(s->a.mode) && (rc = check_not_below(txn, d->dir, s->a.ino)))
+		return rc;
+	if (S_ISDIR(d->a.mode) && (rc = check_not_below(txn, s->dir, d->a.ino)))
+		return rc;
+	rc = store_dirent_remove(txn, s->dir, s->name, s->len, NULL);
+	if (rc == 0)
+		rc = store_dirent_remove(txn, d->dir, d->name, d->len, NULL);
+	if (rc == 0)
+		rc = store_dirent_add(txn, s->dir, s->name, s->len, d->a.ino);
+	if (rc == 0)
+		rc = store_dirent_add(txn, d->dir, d->name, d->len, s->a.ino);
+	return rc;
+}
+
+static int rename_move(struct store_txn *txn, struct rename_end *s, struct rename_end *d,
+		       unsigned flags, const struct timespec *now)
+{
+	int rc;
+
+	if (d->dir == STORE_ROOT_INO && !S_ISDIR(s->a.mode))
+		return -EPERM;
+	if (S_ISDIR(s->a.mode) && (rc = check_not_below(txn, d->dir, s->a.ino)))
+		return rc;
+	if (d->a.ino) {
+		if (flags & RENAME_NOREPLACE)
+			return -EEXIST;
+		if (S_ISDIR(s->a.mode) && !S_ISDIR(d->a.mode))
+			return -ENOTDIR;
+		if (!S_ISDIR(s->a.mode) && S_ISDIR(d->a.mode))
+			return -EISDIR;
+		if (S_ISDIR(d->a.mode)) {
+			rc = store_dir_is_empty(txn, d->a.ino);
+			if (rc != 1)
+				return rc < 0 ? rc : -ENOTEMPTY;
+		}
+		rc = store_dirent_remove(txn, d->dir, d->name, d->len, NULL);
+		if (rc == 0)
+			rc = S_ISDIR(d->a.mode) ? store_inode_free(txn, d->a.ino)
+						: settle_inode(txn, d->a.ino, now);
+		if (rc)
+			return rc;
+	}
+	rc = store_dirent_remove(txn, s->dir, s->name, s->len, NULL);
+	if (rc == 0)
+		rc = store_dirent_add(txn, d->dir, d->name, d->len, s->a.ino);
+	return rc;
+}
+
+static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end *d,
+		     unsigned flags)
+{
+	struct store_txn *txn;
+	struct timespec now;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((rc = fs_check_name(s->name, &s->len)) || (rc = fs_check_name(d->name, &d->len)))
+		return rc;
+	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	if (rc)
+		return rc;
+	rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
+	if (rc == 0)
+		rc = store_inode_get(txn, s->a.ino, &s->a);
+	if (rc)
+		goto out;
+	rc = store_dirent_get(txn, d->dir, d->name, d->len, &d->a.ino);
+	if (rc == 0)
+		rc = store_inode_get(txn, d->a.ino, &d->a);
+	else if (rc == -ENOENT)
+		d->a.ino = 0, rc = 0;
+	if (rc)
+		goto out;
+	if (d->a.ino == s->a.ino) {
+		/* Two names of one inode (or the same name): POSIX says do nothing. */
+		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
+		goto out;
+	}
+	fs_now(&now);
+	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
+				       : rename_move(txn, s, d, flags, &now);
+	if (rc == 0)
+		rc = settle_inode(txn, s->a.ino, &now);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = settle_inode(txn, d->a.ino, &now);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, s->dir, &now);
+	if (rc == 0 && d->dir != s->dir)
+		rc = fs_touch_dir(txn, d->dir, &now);
+	if (rc == 0)
+		return store_txn_commit(txn);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct rename_end s = {.dir = parent, .name = name};
+	struct rename_end d = {.dir = newparent, .name = newname};
+	int rc = do_rename(ctx, &s, &d, flags);
+
+	if (rc == 0) {
+		struct fs_inode *in = fs_inode_find(&ctx->itab, s.a.ino);
+		if (in)
+			fs_inode_rename(in, d.dir, d.name, d.len);
+		in = (flags & RENAME_EXCHANGE) ? fs_inode_find(&ctx->itab, d.a.ino) : NULL;
+		if (in)
+			fs_inode_rename(in, s.dir, s.name, s.len);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_buf buf = {NULL, 0};
+	char *target;
+	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+
+	if (rc == 0) {
+		rc = store_data_get(txn, ino, &buf);
+		store_txn_abort(txn);
+	}
+	if (rc == -EBADMSG) {
+		char path[1024];
+		fs_inode_path(&ctx->itab, ino, path, sizeof(path));
+		fs_log(LOG_ERR, "checksum mismatch in symlink %s (inode %llu): reads return EIO",
+		       path, (unsigned long long)ino);
+		rc = -EIO;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	target = realloc(buf.data, buf.len + 1);
+	if (!target) {
+		free(buf.data);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	target[buf.len] = '\0';
+	fuse_reply_readlink(req, target);
+	free(target);
+}

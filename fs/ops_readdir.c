@@ -1,0 +1,165 @@
+/*
+ * ops_readdir.c - directory listings: opendir takes the whole listing in
+ * one store transaction (one consistent snapshot, in key order), readdir
+ * and readdirplus hand it out by position, releasedir frees it.
+ * Offsets: 0 is ".", 1 is "..", n + 2 is the n-th entry.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+static int list_add(void *arg, const struct store_dirent *ent)
+{
+	struct fs_dir *d = arg;
+	struct fs_dir_entry *e;
+
+	if (d->count == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct fs_dir_entry *n = realloc(d->ents, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		d->ents = n;
+		d->cap = cap;
+	}
+	e = &d->ents[d->count];
+	e->name = strndup(ent->name, ent->namelen);
+	if (!e->name)
+		return -ENOMEM;
+	e->ino = ent->ino;
+	e->mode = ent->mode;
+	d->count++;
+	return 0;
+}
+
+static void dir_free(struct fs_dir *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->count; i++)
+		free(d->ents[i].name);
+	free(d->ents);
+	free(d);
+}
+
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct fs_dir *d = calloc(1, sizeof(*d));
+	int rc = d ? 0 : -ENOMEM;
+
+	if (rc == 0)
+		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	if (rc == 0) {
+		d->kind = FS_HANDLE_DIR;
+		d->ino = ino;
+		rc = store_dir_list(txn, ino, list_add, d);
+		store_txn_abort(txn);
+	}
+	if (rc) {
+		dir_free(d);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0)
+		dir_free(d);
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
+		       bool plus)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct store_txn *txn = NULL;
+	char *buf = malloc(size);
+	size_t used = 0;
+	int rc = buf ? 0 : -ENOMEM;
+
+	if (rc == 0 && plus)
+		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	for (size_t pos = off < 0 ? 0 : (size_t)off; rc == 0 && pos < d->count + 2; pos++) {
+		struct fuse_entry_param e;
+		const char *name;
+		size_t n;
+
+		memset(&e, 0, sizeof(e));
+		if (pos < 2) {
+			name = pos == 0 ? "." : "..";
+			e.attr.st_ino = d->ino;
+			e.attr.st_mode = S_IFDIR;
+		} else {
+			const struct fs_dir_entry *de = &d->ents[pos - 2];
+			name = de->name;
+			e.attr.st_ino = de->ino;
+			e.attr.st_mode = de->mode;
+		}
+		if (!plus) {
+			n = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
+					      (off_t)pos + 1);
+		} else {
+			struct store_attr a;
+			if (pos >= 2) {
+				int grc = fs_attr_get(ctx, txn, e.attr.st_ino, &a);
+				if (grc == -ENOENT)
+					continue; /* removed since opendir */
+				if (grc) {
+					rc = grc;
+					break;
+				}
+				e.ino = a.ino;
+				e.generation = 1;
+				e.attr_timeout = ctx->opts.attr_timeout;
+				e.entry_timeout = ctx->opts.entry_timeout;
+				fs_attr_to_stat(ctx, &a, &e.attr);
+			}
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						   (off_t)pos + 1);
+			if (n <= size - used && pos >= 2 &&
+			    fs_inode_ref(&ctx->itab, e.ino, d->ino, name, strlen(name), NULL)) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	store_txn_abort(txn);
+	if (rc && used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, -store_sync(fs_ctx_of(req)->store));
+}

@@ -1,0 +1,187 @@
+/*
+ * options.c - the command line of `itemfs mount`: positional STORE_DIR and
+ * MOUNTPOINT, -f, -d, and -o options. Every option is checked here; an
+ * unknown one or a bad value is an error that names it. The options that
+ * mount(8) and fstab pass along for any filesystem (defaults, nofail, ...)
+ * are accepted and, where they mean nothing to itemfs, ignored.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+/* Options mount(8), fstab and systemd pass that do not concern itemfs. */
+static const char *const ignored_opts[] = {
+	"defaults", "auto",  "noauto",  "user",  "nouser",   "users", "_netdev", "nofail",
+	"dev",      "nodev", "suid",    "nosuid", "exec",    "noexec", "async",  "relatime",
+	"rw",       "x-systemd.automount", NULL,
+};
+
+void fs_usage(FILE *out)
+{
+	fputs("usage: itemfs mount STORE_DIR MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	      "       itemfs version\n"
+	      "       itemfs help\n"
+	      "\n"
+	      "Mounts the itemfs store in STORE_DIR (created if absent) on MOUNTPOINT, an\n"
+	      "existing empty directory. Top-level directories of the mount are tables;\n"
+	      "files in them are items of at most 409600 bytes (name + data + xattrs).\n"
+	      "Unmount with `fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.\n"
+	      "\n"
+	      "  -f                     stay in the foreground, log to stderr\n"
+	      "  -d                     foreground with a trace of every FUSE request\n"
+	      "  -o ro                  mount read-only\n"
+	      "  -o allow_other         let users other than the mounting one in\n"
+	      "                         (needs user_allow_other in /etc/fuse.conf for non-root)\n"
+	      "  -o default_permissions check permissions in the kernel (always on)\n"
+	      "  -o noatime             reads never update atime (always on)\n"
+	      "  -o debug               same as -d\n",
+	      out);
+}
+
+static bool opt_ignored(const char *opt)
+{
+	for (const char *const *p = ignored_opts; *p; p++)
+		if (strcmp(opt, *p) == 0)
+			return true;
+	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
+}
+
+static int parse_one(const char *opt, struct fs_options *o)
+{
+	if (strcmp(opt, "ro") == 0)
+		o->read_only = true;
+	else if (strcmp(opt, "allow_other") == 0)
+		o->allow_other = true;
+	else if (strcmp(opt, "default_permissions") == 0 || strcmp(opt, "noatime") == 0)
+		; /* always on */
+	else if (strcmp(opt, "debug") == 0)
+		o->debug = o->foreground = true;
+	else if (opt_ignored(opt))
+		;
+	else {
+		fprintf(stderr,
+			"itemfs: unknown mount option '%s'; `itemfs help` lists the options\n",
+			opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_list(const char *list, struct fs_options *o)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ",", &save))
+		rc = parse_one(tok, o);
+	free(copy);
+	return rc;
+}
+
+/* Absolute form of a path that need not exist yet (its parent must). */
+static char *absolute_path(const char *path)
+{
+	char *res = realpath(path, NULL), *copy, *dir, *full = NULL;
+
+	if (res || errno != ENOENT)
+		return res;
+	copy = strdup(path);
+	if (!copy)
+		return NULL;
+	dir = realpath(dirname(copy), NULL);
+	if (dir) {
+		char *base = strdup(path);
+		if (base && asprintf(&full, "%s/%s", strcmp(dir, "/") ? dir : "",
+				     basename(base)) < 0)
+			full = NULL;
+		free(base);
+	}
+	free(dir);
+	free(copy);
+	if (!full)
+		errno = ENOENT;
+	return full;
+}
+
+/*
+ * Parses the arguments after `mount` into *out (zeroed first). Prints a
+ * message naming the problem and returns -EINVAL on bad input; the
+ * mountpoint must exist (checked again, with the other conditions, later).
+ */
+int fs_options_parse(int argc, char **argv, struct fs_options *out)
+{
+	const char *pos[2] = {NULL, NULL};
+	int npos = 0, rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->noatime = true;
+	out->attr_timeout = 1.0;
+	out->entry_timeout = 1.0;
+	for (int i = 0; i < argc && rc == 0; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-f") == 0) {
+			out->foreground = true;
+		} else if (strcmp(a, "-d") == 0) {
+			out->debug = out->foreground = true;
+		} else if (strcmp(a, "-o") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "itemfs: -o needs a list of options\n");
+				rc = -EINVAL;
+			} else {
+				rc = parse_list(argv[++i], out);
+			}
+		} else if (strncmp(a, "-o", 2) == 0) {
+			rc = parse_list(a + 2, out);
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "itemfs: unknown flag '%s'; `itemfs help` lists them\n", a);
+			rc = -EINVAL;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "itemfs: unexpected argument '%s'\n", a);
+			rc = -EINVAL;
+		}
+	}
+	if (rc == 0 && npos < 2) {
+		fprintf(stderr, "itemfs: mount needs STORE_DIR and MOUNTPOINT\n");
+		fs_usage(stderr);
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		out->store_path = absolute_path(pos[0]);
+		if (!out->store_path) {
+			fprintf(stderr, "itemfs: store directory %s: %s (its parent must exist)\n",
+				pos[0], strerror(errno));
+			rc = -EINVAL;
+		}
+	}
+	if (rc == 0) {
+		out->mountpoint = realpath(pos[1], NULL);
+		if (!out->mountpoint) {
+			int e = errno;
+			fprintf(stderr, "itemfs: mountpoint %s: %s", pos[1], strerror(e));
+			if (e == ENOENT)
+				fprintf(stderr, "; create it with `mkdir -p %s`", pos[1]);
+			fputc('\n', stderr);
+			rc = -EINVAL;
+		}
+	}
+	if (rc)
+		fs_options_free(out);
+	return rc;
+}
+
+void fs_options_free(struct fs_options *opts)
+{
+	free(opts->store_path);
+	free(opts->mountpoint);
+	opts->store_path = opts->mountpoint = NULL;
+}
