@@ -638,6 +638,25 @@ static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
 	txn_discard(t);
 }
 
+/*
+ * True when the store's filesystem has (next to) no room left. LMDB reports
+ * a short write, which is how a filling disk fails a multi-page write, as
+ * EIO ("short write, filesystem full?"); this tells that case from a real
+ * I/O error.
+ */
+static bool disk_full(const struct lmdb_store *st)
+{
+	struct statvfs vfs;
+	size_t psize = 4096;
+	MDB_stat ms;
+
+	if (mdb_env_stat(st->env, &ms) == 0)
+		psize = ms.ms_psize;
+	if (statvfs(st->path, &vfs) < 0)
+		return false;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)psize * 256;
+}
+
 int lmdb_txn_commit(struct store_txn *txn)
 {
 	struct lmdb_txn *t = lmdb_txn_of(txn);
@@ -649,6 +668,8 @@ int lmdb_txn_commit(struct store_txn *txn)
 		mdb_txn_abort(t->mtxn);
 	} else if (t->write) {
 		rc = mdb_txn_commit(t->mtxn);
+		if (rc == EIO && disk_full(st))
+			rc = ENOSPC;
 		if (rc)
 			rc = lmdb_errno(st, rc, "committing a transaction", 0);
 	}
