@@ -32,6 +32,18 @@ void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struc
 }
 
 /*
+ * The kernel keeps one i_size per inode and cuts page-cache reads at it.
+ * Page-cache readers all read one version (ops_file.c), so no size we
+ * report may be below that version's: else a stat, or a writer's fstat,
+ * would cut their reads short.
+ */
+static void keep_readers_size(const struct fs_inode *in, struct store_attr *a)
+{
+	if (in->pc_readers && a->size < in->pc_size)
+		a->size = in->pc_size;
+}
+
+/*
  * Reads ino's attributes as this mount reports them to a stat by name: the
  * store's, with the mtime of an uncommitted write in this mount and the
  * larger of the committed and the pending size.
@@ -49,17 +61,16 @@ int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct 
 		fs_file_overlay(in, out);
 		if (out->size < committed)
 			out->size = committed;
+		keep_readers_size(in, out);
 	}
 	return 0;
 }
 
 /*
  * The attributes as seen through open file f (may be NULL): a writer sees
- * its pending size and mtime, a reader the size of the version it reads.
- * The kernel keeps one i_size per inode and cuts page-cache reads at it, so
- * each reader must get its own version's size back when it asks.
- * Without f, stat sees the larger of the committed and the pending size, so
- * that a stat never cuts short a reader of the committed version.
+ * its pending size and mtime, a reader the size of the version it reads
+ * (never below the page-cache readers' version, see keep_readers_size()).
+ * Without f, stat sees the larger of the committed and the pending size.
  */
 int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		   const struct fs_file *f, struct store_attr *out)
@@ -78,6 +89,7 @@ int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 	} else {
 		out->size = f->len;
 	}
+	keep_readers_size(f->inode, out);
 	return 0;
 }
 

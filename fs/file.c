@@ -75,10 +75,31 @@ int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
 }
 
 /*
+ * Makes sure f holds the item's bytes. Readers load at open; writers only
+ * when they need the old bytes (a write, a read, a truncation to a
+ * non-zero size), so that a corrupt item can still be overwritten.
+ */
+int fs_file_ensure(struct fs_ctx *ctx, struct fs_file *f)
+{
+	struct store_txn *txn;
+	int rc;
+
+	if (f->loaded)
+		return 0;
+	rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	if (rc)
+		return rc;
+	rc = fs_file_load(ctx, txn, f);
+	store_txn_abort(txn);
+	return rc;
+}
+
+/*
  * What close(2) of one descriptor commits. Shells open a file and then
  * dup2() it, closing the first descriptor: that flush comes before any
- * write, so a pending O_TRUNC alone is left for the last close (release)
- * or fsync; otherwise a failed write could not leave the item as it was.
+ * write, so a pending truncation (O_TRUNC) alone is left for the last close
+ * (release) or fsync; otherwise a failed write could not leave the item as
+ * it was.
  * Once data has been written, every flush commits it, so close(2) reports
  * ENOSPC and its like to the writer.
  */

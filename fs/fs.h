@@ -55,6 +55,7 @@ struct fs_inode {
 	char *name;             /* its name there (for log lines), NUL-terminated */
 	struct fs_file *writer; /* the handle written last with uncommitted data, or NULL */
 	uint64_t pc_version;    /* item version whose pages the kernel's page cache may hold */
+	uint64_t pc_size;       /* size of that version, while pc_readers > 0 */
 	unsigned pc_readers;    /* open files reading through the page cache */
 	struct fs_inode *next;  /* hash chain */
 };
@@ -76,11 +77,12 @@ struct fs_file {
 	enum fs_handle_kind kind; /* FS_HANDLE_FILE */
 	struct fs_inode *inode;
 	int flags;             /* open(2) flags */
+	pid_t open_pid;        /* process that opened it (to match its O_TRUNC) */
 	bool writable;         /* opened O_WRONLY or O_RDWR */
 	bool page_cache;       /* reads go through the kernel's page cache (counted in pc_readers) */
 	bool loaded;           /* data/len hold the item (or the new version) */
 	bool dirty;            /* data differs from the committed version */
-	bool written;          /* write/ftruncate since the last commit (not just O_TRUNC) */
+	bool written;          /* write(2) since the last commit (not just a truncation) */
 	bool mtime_pending;    /* commit sets mtime to .mtime */
 	struct timespec mtime; /* time of the last write, when mtime_pending */
 	struct store_attr attr; /* attributes at open or last commit (fstat after unlink) */
@@ -158,6 +160,7 @@ int fs_check_name(const char *name, size_t *len);
 
 /* fs/file.c: the write model */
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f);
+int fs_file_ensure(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_resize(struct fs_file *f, size_t len);

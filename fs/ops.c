@@ -7,9 +7,13 @@
 void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	/* O_TRUNC arrives with open, so the truncation joins the new version. */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * No atomic O_TRUNC: with it the kernel zeroes the inode's i_size itself
+	 * at open, under the readers of the committed version. Without it,
+	 * O_TRUNC is a setattr through the new file, which joins the pending
+	 * version and whose reply we control (ops_file.c).
+	 */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	/* The store is the truth: data changes come back through attributes. */

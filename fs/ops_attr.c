@@ -58,8 +58,13 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_attr(req, &a);
 }
 
-/* Truncates through an open writer: the new size is part of its pending version. */
-static int truncate_pending(struct fs_file *f, uint64_t size)
+/*
+ * Truncates through an open writer: the new size is part of its pending
+ * version. The kernel sends O_TRUNC this way too, right after open, and a
+ * shell's dup2 then flushes; so a truncation alone does not count as
+ * written: release or fsync commit it, a flush does not (file.c).
+ */
+static int truncate_pending(struct fs_ctx *ctx, struct fs_file *f, uint64_t size)
 {
 	int rc;
 
@@ -67,10 +72,16 @@ static int truncate_pending(struct fs_file *f, uint64_t size)
 		return -EBADF;
 	if (!store_item_fits(f->attr.keylen, size, f->attr.xattr_bytes))
 		return -EFBIG;
-	rc = fs_file_resize(f, (size_t)size);
+	if (size == 0) {
+		f->len = 0;
+		f->loaded = true; /* nothing of the old bytes is needed */
+	}
+	rc = fs_file_ensure(ctx, f);
+	if (rc == 0)
+		rc = fs_file_resize(f, (size_t)size);
 	if (rc)
 		return rc;
-	f->dirty = f->written = f->mtime_pending = true;
+	f->dirty = f->mtime_pending = true;
 	fs_now(&f->mtime);
 	f->inode->writer = f;
 	return 0;
@@ -111,9 +122,26 @@ static int truncate_stored(struct fs_ctx *ctx, struct store_txn *txn, uint64_t i
 	return rc;
 }
 
-static int do_setattr(struct fs_ctx *ctx, fuse_ino_t ino, const struct stat *in, int to_set,
+/*
+ * The file an open(O_TRUNC) is truncating. The kernel sends that truncation
+ * right after the open, from the opening process, but without the file
+ * (only ftruncate passes it): match it to the writer that process has just
+ * opened and not yet used, so the truncation joins that writer's pending
+ * version instead of replacing the item at once.
+ */
+static struct fs_file *file_of_open_trunc(struct fs_ctx *ctx, fuse_ino_t ino, pid_t pid)
+{
+	for (struct fs_file *f = ctx->files; f; f = f->next)
+		if (f->inode->ino == ino && f->writable && f->open_pid == pid && !f->dirty &&
+		    !f->written)
+			return f;
+	return NULL;
+}
+
+static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int to_set,
 		      struct fuse_file_info *fi, struct store_attr *out)
 {
+	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
 	struct store_attr a;
 	struct timespec now;
@@ -122,6 +150,8 @@ static int do_setattr(struct fs_ctx *ctx, fuse_ino_t ino, const struct stat *in,
 
 	if (f && f->inode->ino != ino)
 		f = NULL;
+	if (!f && (to_set & FUSE_SET_ATTR_SIZE) && in->st_size == 0)
+		f = file_of_open_trunc(ctx, ino, fuse_req_ctx(req)->pid);
 	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
 	if (rc)
 		return rc;
@@ -137,7 +167,7 @@ static int do_setattr(struct fs_ctx *ctx, fuse_ino_t ino, const struct stat *in,
 		else if (in->st_size < 0)
 			rc = -EINVAL;
 		else if (f)
-			rc = truncate_pending(f, (uint64_t)in->st_size);
+			rc = truncate_pending(ctx, f, (uint64_t)in->st_size);
 		else
 			rc = truncate_stored(ctx, txn, ino, (uint64_t)in->st_size);
 		if (rc == 0 && !f) /* through f, the new size stays pending */
@@ -179,7 +209,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct store_attr a;
-	int rc = do_setattr(fs_ctx_of(req), ino, attr, to_set, fi, &a);
+	int rc = do_setattr(req, ino, attr, to_set, fi, &a);
 
 	if (rc)
 		fuse_reply_err(req, -rc);

@@ -12,6 +12,10 @@
  *  - a reader opened while another version is live (a pending writer, or
  *    page-cache readers of another version) uses direct I/O, and reads its
  *    own snapshot without disturbing theirs.
+ * The kernel's one i_size per inode must then never drop below the
+ * page-cache readers' version: the kernel only grows it on direct writes,
+ * O_TRUNC comes as a setattr we answer (atomic_o_trunc is off), and every
+ * size we report keeps to that floor (attr.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +38,8 @@ static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
  * Opens ino with open(2) flags into a new struct fs_file (*out, linked into
  * ctx->files). Errors: -EISDIR, -ENOENT, -EIO (corrupt data), -ENOMEM.
  */
-static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, struct fs_file **out)
+static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
+		     struct fs_file **out)
 {
 	struct store_txn *txn;
 	struct fs_file *f;
@@ -50,6 +55,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, struct fs_file
 	f->kind = FS_HANDLE_FILE;
 	f->inode = in;
 	f->flags = flags;
+	f->open_pid = pid;
 	f->writable = (flags & O_ACCMODE) != O_RDONLY;
 	rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
 	if (rc)
@@ -62,8 +68,8 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, struct fs_file
 	if (rc == 0 && f->writable && (flags & O_TRUNC)) {
 		f->loaded = f->dirty = f->mtime_pending = true;
 		fs_now(&f->mtime);
-	} else if (rc == 0) {
-		rc = fs_file_load(ctx, txn, f);
+	} else if (rc == 0 && !f->writable) {
+		rc = fs_file_load(ctx, txn, f); /* a reader's snapshot */
 	}
 	store_txn_abort(txn);
 	if (rc)
@@ -74,6 +80,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, struct fs_file
 	    (in->pc_readers == 0 || in->pc_version == f->attr.version)) {
 		f->page_cache = true;
 		in->pc_readers++;
+		in->pc_size = f->len;
 	}
 	in->nopen++;
 	f->next = ctx->files;
@@ -125,7 +132,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_file *f;
-	int rc = file_open(ctx, ino, fi->flags, &f);
+	int rc = file_open(ctx, ino, fi->flags, fuse_req_ctx(req)->pid, &f);
 
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -167,7 +174,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	rc = fs_inode_ref(&ctx->itab, a.ino, parent, name, strlen(name), NULL);
 	if (rc)
 		goto err;
-	rc = file_open(ctx, a.ino, fi->flags, &f);
+	rc = file_open(ctx, a.ino, fi->flags, fuse_req_ctx(req)->pid, &f);
 	if (rc) {
 		fs_inode_unref(&ctx->itab, fs_inode_find(&ctx->itab, a.ino), 1);
 		goto err;
@@ -194,8 +201,13 @@ err:
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
+	int rc = fs_file_ensure(fs_ctx_of(req), f);
 
 	(void)ino;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	if (off < 0 || (uint64_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -217,6 +229,9 @@ static int do_write(struct fs_ctx *ctx, struct fs_file *f, const char *buf, size
 
 	if (!f->writable)
 		return -EBADF;
+	rc = fs_file_ensure(ctx, f);
+	if (rc)
+		return rc;
 	if (f->flags & O_APPEND)
 		off = (off_t)f->len;
 	if (off < 0)
@@ -228,9 +243,9 @@ static int do_write(struct fs_ctx *ctx, struct fs_file *f, const char *buf, size
 		if (store_txn_begin(ctx->store, STORE_TXN_READ, &txn) == 0) {
 			rc = fs_file_load(ctx, txn, f);
 			store_txn_abort(txn);
-			if (rc == -ENOENT) { /* deleted meanwhile: nothing to roll back to */
+			if (rc) { /* deleted or unreadable: drop the version, load later */
 				f->len = 0;
-				f->dirty = false;
+				f->loaded = f->dirty = f->written = false;
 			}
 		}
 		if (f->inode->writer == f)
