@@ -617,6 +617,7 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 const struct store_ops lmdb_ops = {
     .close = lmdb_close,
     .txn_begin = lmdb_txn_begin,
+    .txn_begin_nested = lmdb_txn_begin_nested,
     .txn_commit = lmdb_txn_commit,
     .txn_abort = lmdb_txn_abort,
     .ino_alloc = op_ino_alloc,

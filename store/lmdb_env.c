@@ -23,7 +23,7 @@
 #define MIB ((size_t)1 << 20)
 #define LMDB_MAP_DEFAULT (64 * MIB)
 /* A write txn begins with at least max(this, map size / 4) bytes of map free. */
-#define LMDB_ROOM_MIN (16 * MIB)
+#define LMDB_ROOM_MIN (256 * MIB) /* default of store_config.map_room_min */
 #define LMDB_IDLE_MAX 8 /* reset read txns kept for reuse */
 /*
  * Longest a txn begin waits for a pending remap. Bounded because the
@@ -434,6 +434,7 @@ int store_lmdb_open(const struct store_config *cfg, struct store **out)
 	st->base.ops = &lmdb_ops;
 	st->log = cfg->log;
 	st->read_only = cfg->read_only;
+	st->room_min = cfg->map_room_min ? cfg->map_room_min : LMDB_ROOM_MIN;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -480,7 +481,7 @@ void lmdb_close(struct store *s)
 /*
  * The map size the store should have before a write txn: the current size
  * (*cur), doubled until the free room (map size minus the pages in use) is
- * at least max(LMDB_ROOM_MIN, a quarter of the map).
+ * at least max(room_min, a quarter of the map).
  */
 static size_t map_target(const struct lmdb_store *st, size_t *cur)
 {
@@ -490,7 +491,7 @@ static size_t map_target(const struct lmdb_store *st, size_t *cur)
 	mdb_env_info(st->env, &info);
 	used = (info.me_last_pgno + 1) * st->psize;
 	size = *cur = info.me_mapsize;
-	while (size < used || size - used < (size / 4 > LMDB_ROOM_MIN ? size / 4 : LMDB_ROOM_MIN))
+	while (size < used || size - used < (size / 4 > st->room_min ? size / 4 : st->room_min))
 		size *= 2;
 	return size;
 }
@@ -619,6 +620,30 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 	}
 }
 
+int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
+{
+	struct lmdb_txn *parent = lmdb_txn_of(ptxn);
+	struct lmdb_txn *t;
+	int rc;
+
+	if (!parent->write)
+		return -EINVAL;
+	if (parent->err)
+		return parent->err;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	rc = mdb_txn_begin(lmdb_txn_store(parent)->env, parent->mtxn, 0, &t->mtxn);
+	if (rc) {
+		free(t);
+		return lmdb_errno(lmdb_txn_store(parent), rc, "beginning a nested transaction", 0);
+	}
+	t->base.st = ptxn->st;
+	t->write = t->nested = true;
+	*out = &t->base;
+	return 0;
+}
+
 /* Ends t, whose LMDB txn is still active for a read txn, gone for a write txn. */
 static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
 {
@@ -673,6 +698,10 @@ int lmdb_txn_commit(struct store_txn *txn)
 		if (rc)
 			rc = lmdb_errno(st, rc, "committing a transaction", 0);
 	}
+	if (t->nested) { /* the parent's live count and map room cover it */
+		free(t);
+		return rc;
+	}
 	txn_end(st, t);
 	return rc;
 }
@@ -683,6 +712,10 @@ void lmdb_txn_abort(struct store_txn *txn)
 
 	if (t->write)
 		mdb_txn_abort(t->mtxn);
+	if (t->nested) {
+		free(t);
+		return;
+	}
 	txn_end(lmdb_txn_store(t), t);
 }
 

@@ -57,6 +57,7 @@ struct lmdb_store {
 	char *path; /* the store directory, for log lines and statvfs() */
 	bool read_only;
 	size_t psize; /* LMDB page size, bytes */
+	size_t room_min; /* bytes; see struct store_config.map_room_min */
 	void (*log)(int priority, const char *msg);
 
 	/*
@@ -79,6 +80,7 @@ struct lmdb_txn {
 	struct store_txn base; /* first: store.c reaches the store through it */
 	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
 	bool write;
+	bool nested;	       /* a child of another write txn: no map or live-count bookkeeping */
 	int err;	       /* first LMDB failure that broke the txn; commit returns it */
 	struct lmdb_txn *next; /* idle list link */
 };
@@ -104,6 +106,7 @@ extern const struct store_ops lmdb_ops;
 /* lmdb_env.c */
 void lmdb_close(struct store *st);
 int lmdb_txn_begin(struct store *st, unsigned flags, struct store_txn **out);
+int lmdb_txn_begin_nested(struct store_txn *parent, struct store_txn **out);
 int lmdb_txn_commit(struct store_txn *txn);
 void lmdb_txn_abort(struct store_txn *txn);
 int lmdb_statfs(struct store *st, struct store_statfs *out);

@@ -69,6 +69,11 @@ int store_txn_begin(struct store *st, unsigned flags, struct store_txn **out)
 	return st->ops->txn_begin(st, flags, out);
 }
 
+int store_txn_begin_nested(struct store_txn *parent, struct store_txn **out)
+{
+	return parent->st->ops->txn_begin_nested(parent, out);
+}
+
 int store_txn_commit(struct store_txn *txn)
 {
 	return txn->st->ops->txn_commit(txn);

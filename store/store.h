@@ -63,6 +63,10 @@ struct store_config {
 	bool read_only;       /* open without write access */
 	bool create;          /* create the store if the directory is absent or empty */
 	size_t map_size_init; /* bytes; initial LMDB map size (default 64 MiB) */
+	/* bytes of free map a write transaction begins with at least, beside a
+	 * quarter of the map (default 256 MiB: address space, not disk, sized
+	 * for a whole group commit) */
+	size_t map_room_min;
 	/* Called with each log line the store emits (errors it cannot return
 	 * with enough context). NULL logs to stderr. */
 	void (*log)(int priority, const char *msg);
@@ -118,6 +122,7 @@ enum store_txn_flags {
 struct store_ops {
 	void (*close)(struct store *st);
 	int (*txn_begin)(struct store *st, unsigned flags, struct store_txn **out);
+	int (*txn_begin_nested)(struct store_txn *parent, struct store_txn **out);
 	int (*txn_commit)(struct store_txn *txn);
 	void (*txn_abort)(struct store_txn *txn);
 	int (*ino_alloc)(struct store_txn *txn, uint64_t *out);
@@ -176,6 +181,17 @@ void store_close(struct store *st);
  * Errors: -EROFS (write on a read-only store), -ENOMEM, -EIO.
  */
 int store_txn_begin(struct store *st, unsigned flags, struct store_txn **out);
+
+/*
+ * Begins a write transaction nested in the write transaction parent: it
+ * sees parent's changes; committing it merges its changes into parent (no
+ * I/O: they become durable with parent's commit), aborting it undoes them
+ * and leaves parent as it was. This is how one request's changes stay
+ * all-or-nothing inside a group commit. parent must not be used until the
+ * nested transaction ends. Errors: -EINVAL (parent is not a write
+ * transaction), -ENOSPC, -ENOMEM, -EIO.
+ */
+int store_txn_begin_nested(struct store_txn *parent, struct store_txn **out);
 
 /*
  * Commits and frees txn (also for a read transaction, where it only ends

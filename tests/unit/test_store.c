@@ -1513,6 +1513,7 @@ static void test_map_growth(void **state)
 	uint64_t first;
 
 	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB; /* the growth steps below assume it */
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	assert_int_equal(map_size(f->st), 1 * MIB);
 	first = write_items(f->st, 50); /* 20 MB in 10 txns */
@@ -1541,6 +1542,7 @@ static void test_map_full_in_txn(void **state)
 	int rc = 0, i;
 
 	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB; /* the growth steps below assume it */
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	t = begin(f->st, STORE_TXN_WRITE); /* the map grows to 32 MiB here */
 	for (i = 0; i < 200 && rc == 0; i++) {
@@ -1573,6 +1575,7 @@ static void test_growth_waits_for_readers(void **state)
 	char want[256];
 
 	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB; /* the growth steps below assume it */
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	/* This thread holds a read txn while it begins a write txn: growth
 	 * cannot happen now, and must not deadlock. */
@@ -1594,7 +1597,7 @@ static void test_growth_waits_for_readers(void **state)
  */
 static int child_write_items(const char *path, int n)
 {
-	struct store_config cfg = {.path = path, .log = capture_log};
+	struct store_config cfg = {.path = path, .log = capture_log, .map_room_min = 16 * MIB};
 	unsigned char *buf = pattern(400000 + n, 0);
 	struct store_txn *t;
 	struct store *st;
@@ -1636,6 +1639,7 @@ static void test_map_resized_by_other_process(void **state)
 	pid_t pid;
 
 	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB; /* the growth steps below assume it */
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	t = begin(f->st, STORE_TXN_READ);
 	store_txn_abort(t); /* leaves a reset read txn to be renewed */
@@ -1691,6 +1695,7 @@ static void test_growth_with_concurrent_readers(void **state)
 	uint64_t first;
 
 	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB; /* the growth steps below assume it */
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	for (int i = 0; i < 4; i++) {
 		rd[i] = (struct reader){.st = f->st, .rounds = 0};
