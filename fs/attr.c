@@ -32,21 +32,8 @@ void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struc
 }
 
 /*
- * The kernel keeps one i_size per inode and cuts page-cache reads at it.
- * Page-cache readers all read one version (ops_file.c), so no size we
- * report may be below that version's: else a stat, or a writer's fstat,
- * would cut their reads short.
- */
-static void keep_readers_size(const struct fs_inode *in, struct store_attr *a)
-{
-	if (in->pc_readers && a->size < in->pc_size)
-		a->size = in->pc_size;
-}
-
-/*
  * Reads ino's attributes as this mount reports them to a stat by name: the
- * store's, with the mtime of an uncommitted write in this mount and the
- * larger of the committed and the pending size.
+ * store's, with the size and mtime of an uncommitted write in this mount.
  */
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
@@ -56,21 +43,14 @@ int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct 
 	if (rc)
 		return rc;
 	in = fs_inode_find(&ctx->itab, ino);
-	if (in) {
-		uint64_t committed = out->size;
+	if (in)
 		fs_file_overlay(in, out);
-		if (out->size < committed)
-			out->size = committed;
-		keep_readers_size(in, out);
-	}
 	return 0;
 }
 
 /*
  * The attributes as seen through open file f (may be NULL): a writer sees
- * its pending size and mtime, a reader the size of the version it reads
- * (never below the page-cache readers' version, see keep_readers_size()).
- * Without f, stat sees the larger of the committed and the pending size.
+ * its pending size and mtime, a reader the size of the version it reads.
  */
 int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		   const struct fs_file *f, struct store_attr *out)
@@ -89,7 +69,6 @@ int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 	} else {
 		out->size = f->len;
 	}
-	keep_readers_size(f->inode, out);
 	return 0;
 }
 

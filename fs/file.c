@@ -86,11 +86,11 @@ int fs_file_ensure(struct fs_ctx *ctx, struct fs_file *f)
 
 	if (f->loaded)
 		return 0;
-	rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	rc = fs_txn_read(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = fs_file_load(ctx, txn, f);
-	store_txn_abort(txn);
+	fs_txn_read_end(ctx, txn);
 	return rc;
 }
 
@@ -122,7 +122,7 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 
 	if (!f->dirty)
 		return 0;
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = store_inode_get(txn, f->inode->ino, &a);
@@ -136,6 +136,7 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 	rc = store_data_put(txn, a.ino, f->data, f->len);
 	if (rc)
 		goto err;
+	fs_batch_account(ctx, f->len);
 	rc = store_inode_get(txn, a.ino, &a); /* size and version as the store set them */
 	if (rc)
 		goto err;

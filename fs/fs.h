@@ -20,6 +20,7 @@
 #define ITEMFS_FS_H
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct fs_options {
 	bool read_only;   /* -o ro */
 	bool allow_other; /* -o allow_other */
 	bool noatime;     /* reads never update atime (always, stated for mount(8)) */
+	double commit_interval; /* seconds a change may wait to be durable (0: none) */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
@@ -54,9 +56,6 @@ struct fs_inode {
 	uint64_t parent;        /* directory it was last reached through */
 	char *name;             /* its name there (for log lines), NUL-terminated */
 	struct fs_file *writer; /* the handle written last with uncommitted data, or NULL */
-	uint64_t pc_version;    /* item version whose pages the kernel's page cache may hold */
-	uint64_t pc_size;       /* size of that version, while pc_readers > 0 */
-	unsigned pc_readers;    /* open files reading through the page cache */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -79,7 +78,6 @@ struct fs_file {
 	int flags;             /* open(2) flags */
 	pid_t open_pid;        /* process that opened it (to match its O_TRUNC) */
 	bool writable;         /* opened O_WRONLY or O_RDWR */
-	bool page_cache;       /* reads go through the kernel's page cache (counted in pc_readers) */
 	bool loaded;           /* data/len hold the item (or the new version) */
 	bool dirty;            /* data differs from the committed version */
 	bool written;          /* write(2) since the last commit (not just a truncation) */
@@ -112,6 +110,16 @@ struct fs_ctx {
 	struct fuse_session *se;
 	struct fs_inode_table itab;
 	struct fs_file *files; /* every open file, for flushing at exit */
+
+	/* Group commit (commit.c); all under lock. */
+	pthread_mutex_t lock;         /* held while handling a request or committing */
+	struct store_txn *batch;      /* the open batch transaction, or NULL */
+	struct timespec batch_start;  /* CLOCK_MONOTONIC time the batch began */
+	unsigned batch_ops;           /* requests in the batch */
+	size_t batch_bytes;           /* item data bytes written in the batch */
+	pthread_t committer;          /* commits idle batches */
+	pthread_cond_t committer_cond;
+	bool committer_running, committer_stop;
 };
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
@@ -126,6 +134,18 @@ static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 
 	return kind && *kind == FS_HANDLE_FILE ? (struct fs_file *)(uintptr_t)fi->fh : NULL;
 }
+
+/* fs/commit.c: group commit */
+int fs_txn_read(struct fs_ctx *ctx, struct store_txn **out);
+void fs_txn_read_end(struct fs_ctx *ctx, struct store_txn *txn);
+int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out);
+void fs_batch_account(struct fs_ctx *ctx, size_t bytes);
+int fs_batch_commit(struct fs_ctx *ctx);
+void fs_batch_tick(struct fs_ctx *ctx);
+int fs_sync(struct fs_ctx *ctx);
+int fs_committer_start(struct fs_ctx *ctx);
+void fs_committer_stop(struct fs_ctx *ctx);
+int fs_session_loop(struct fs_ctx *ctx);
 
 /* fs/log.c */
 void fs_log_init(bool to_syslog, bool debug);

@@ -22,9 +22,11 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 }
 
+/* The session ends: everything pending becomes durable before we exit. */
 void fs_op_destroy(void *userdata)
 {
 	fs_files_flush_all(userdata);
+	fs_batch_commit(userdata);
 }
 
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

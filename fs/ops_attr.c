@@ -34,11 +34,11 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
 	struct store_attr a;
-	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	int rc = fs_txn_read(ctx, &txn);
 
 	if (rc == 0) {
 		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	if (rc == -ENOENT) {
 		/* Unlinked while open here: fstat still works, with nlink 0. */
@@ -64,7 +64,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * shell's dup2 then flushes; so a truncation alone does not count as
  * written: release or fsync commit it, a flush does not (file.c).
  */
-static int truncate_pending(struct fs_ctx *ctx, struct fs_file *f, uint64_t size)
+static int truncate_pending(struct fs_file *f, uint64_t size)
 {
 	int rc;
 
@@ -76,9 +76,9 @@ static int truncate_pending(struct fs_ctx *ctx, struct fs_file *f, uint64_t size
 		f->len = 0;
 		f->loaded = true; /* nothing of the old bytes is needed */
 	}
-	rc = fs_file_ensure(ctx, f);
-	if (rc == 0)
-		rc = fs_file_resize(f, (size_t)size);
+	if (!f->loaded)
+		return -EIO; /* do_setattr loads it before its transaction */
+	rc = fs_file_resize(f, (size_t)size);
 	if (rc)
 		return rc;
 	f->dirty = f->mtime_pending = true;
@@ -152,7 +152,14 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 		f = NULL;
 	if (!f && (to_set & FUSE_SET_ATTR_SIZE) && in->st_size == 0)
 		f = file_of_open_trunc(ctx, ino, fuse_req_ctx(req)->pid);
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	/* A writer's old bytes are read before the write transaction: reads go
+	 * through the batch, which cannot be used while a nested txn is open. */
+	if (f && (to_set & FUSE_SET_ATTR_SIZE) && in->st_size > 0) {
+		rc = fs_file_ensure(ctx, f);
+		if (rc)
+			return rc;
+	}
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	fs_now(&now);
@@ -167,7 +174,7 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 		else if (in->st_size < 0)
 			rc = -EINVAL;
 		else if (f)
-			rc = truncate_pending(ctx, f, (uint64_t)in->st_size);
+			rc = truncate_pending(f, (uint64_t)in->st_size);
 		else
 			rc = truncate_stored(ctx, txn, ino, (uint64_t)in->st_size);
 		if (rc == 0 && !f) /* through f, the new size stays pending */
@@ -225,11 +232,11 @@ void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct store_txn *txn;
 	struct store_attr a;
 	unsigned bits;
-	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	int rc = fs_txn_read(ctx, &txn);
 
 	if (rc == 0) {
 		rc = store_inode_get(txn, ino, &a);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	if (rc || mask == F_OK) {
 		fuse_reply_err(req, -rc);
@@ -249,13 +256,18 @@ void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, ((unsigned)mask & ~bits) ? EACCES : 0);
 }
 
+/* statfs counts committed pages: the pending batch is committed first, so
+ * that df shows what was just written (a rare call: one commit). */
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_statfs s;
 	struct statvfs v;
-	int rc = store_statfs(fs_ctx_of(req)->store, &s);
+	int rc = fs_batch_commit(ctx);
 
 	(void)ino;
+	if (rc == 0)
+		rc = store_statfs(ctx->store, &s);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -291,7 +303,7 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 	int rc = is_user_xattr(name) ? 0 : -EOPNOTSUPP;
 
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+		rc = fs_txn_write(ctx, &txn);
 	if (rc == 0) {
 		rc = store_xattr_set(txn, ino, name, value, size, flags);
 		if (rc == 0)
@@ -311,7 +323,7 @@ void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int rc = is_user_xattr(name) ? 0 : -ENODATA;
 
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+		rc = fs_txn_write(ctx, &txn);
 	if (rc == 0) {
 		rc = store_xattr_remove(txn, ino, name);
 		if (rc == 0)
@@ -349,10 +361,10 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	if (rc == 0 && size && !(buf = malloc(size)))
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		rc = store_xattr_get(txn, ino, name, buf, size, &len);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);
 	free(buf);
@@ -369,10 +381,10 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (size && !(buf = malloc(size)))
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		rc = store_xattr_list(txn, ino, buf, size, &len);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);
 	free(buf);

@@ -25,7 +25,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc = fs_check_name(name, &len);
 
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+		rc = fs_txn_read(ctx, &txn);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -33,7 +33,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = store_dirent_get(txn, parent, name, len, &a.ino);
 	if (rc == 0)
 		rc = fs_attr_get(ctx, txn, a.ino, &a);
-	store_txn_abort(txn);
+	fs_txn_read_end(ctx, txn);
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel drops it itself when we create the name. */
 		struct fuse_entry_param e;
@@ -71,7 +71,7 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		return -EPERM;
 	if (parent == STORE_ROOT_INO && !S_ISDIR(mode))
 		return -EPERM;
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = store_inode_get(txn, parent, &p);
@@ -177,7 +177,7 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 
 	if (rc)
 		return rc;
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = store_dirent_get(txn, parent, name, len, &a.ino);
@@ -228,7 +228,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	if (rc == 0 && newparent == STORE_ROOT_INO)
 		rc = -EPERM;
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+		rc = fs_txn_write(ctx, &txn);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -351,7 +351,7 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 		return -EINVAL;
 	if ((rc = fs_check_name(s->name, &s->len)) || (rc = fs_check_name(d->name, &d->len)))
 		return rc;
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
@@ -414,11 +414,11 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct store_txn *txn;
 	struct store_buf buf = {NULL, 0};
 	char *target;
-	int rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+	int rc = fs_txn_read(ctx, &txn);
 
 	if (rc == 0) {
 		rc = store_data_get(txn, ino, &buf);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	if (rc == -EBADMSG) {
 		char path[1024];

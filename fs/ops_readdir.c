@@ -51,12 +51,12 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = d ? 0 : -ENOMEM;
 
 	if (rc == 0)
-		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		d->kind = FS_HANDLE_DIR;
 		d->ino = ino;
 		rc = store_dir_list(txn, ino, list_add, d);
-		store_txn_abort(txn);
+		fs_txn_read_end(ctx, txn);
 	}
 	if (rc) {
 		dir_free(d);
@@ -79,7 +79,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	int rc = buf ? 0 : -ENOMEM;
 
 	if (rc == 0 && plus)
-		rc = store_txn_begin(ctx->store, STORE_TXN_READ, &txn);
+		rc = fs_txn_read(ctx, &txn);
 	for (size_t pos = off < 0 ? 0 : (size_t)off; rc == 0 && pos < d->count + 2; pos++) {
 		struct fuse_entry_param e;
 		const char *name;
@@ -127,7 +127,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			break;
 		used += n;
 	}
-	store_txn_abort(txn);
+	fs_txn_read_end(ctx, txn);
 	if (rc && used == 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -161,5 +161,5 @@ void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, -store_sync(fs_ctx_of(req)->store));
+	fuse_reply_err(req, -fs_sync(fs_ctx_of(req)));
 }

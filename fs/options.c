@@ -39,6 +39,8 @@ void fs_usage(FILE *out)
 	      "                         (needs user_allow_other in /etc/fuse.conf for non-root)\n"
 	      "  -o default_permissions check permissions in the kernel (always on)\n"
 	      "  -o noatime             reads never update atime (always on)\n"
+	      "  -o commit_interval=S   changes not fsynced are durable within S seconds\n"
+	      "                         (default 1; 0 commits every change on its own)\n"
 	      "  -o debug               same as -d\n",
 	      out);
 }
@@ -51,8 +53,29 @@ static bool opt_ignored(const char *opt)
 	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
 }
 
+/* Parses a number of seconds in [0, max]; prints the error naming opt. */
+static int parse_seconds(const char *opt, const char *val, double max, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(val, &end);
+	if (errno || end == val || *end != '\0' || !(d >= 0 && d <= max)) {
+		fprintf(stderr,
+			"itemfs: bad value '%s' for mount option %s: give seconds from 0 to %g, "
+			"e.g. %s=1\n",
+			val, opt, max, opt);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
 static int parse_one(const char *opt, struct fs_options *o)
 {
+	if (strncmp(opt, "commit_interval=", 16) == 0)
+		return parse_seconds("commit_interval", opt + 16, 3600, &o->commit_interval);
 	if (strcmp(opt, "ro") == 0)
 		o->read_only = true;
 	else if (strcmp(opt, "allow_other") == 0)
@@ -123,6 +146,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 
 	memset(out, 0, sizeof(*out));
 	out->noatime = true;
+	out->commit_interval = 1.0;
 	out->attr_timeout = 1.0;
 	out->entry_timeout = 1.0;
 	for (int i = 0; i < argc && rc == 0; i++) {

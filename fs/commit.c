@@ -1,0 +1,206 @@
+/*
+ * commit.c - group commit: many requests share one store write transaction.
+ *
+ * A synced LMDB commit costs a disk flush (about 70 us here, milliseconds on
+ * real disks); one per request caps creates at a few thousand a second. So
+ * requests that change the store run in a transaction nested in one batch
+ * transaction (store_txn_begin_nested(): a request that fails halfway
+ * leaves the batch as it was), and the batch is committed - atomically and
+ * durably, by LMDB's own synced commit - when the first of these happens:
+ *  - it is commit_interval seconds old (the session thread checks after
+ *    each request; the committer thread checks when the mount is idle);
+ *  - it holds FS_BATCH_MAX_OPS requests or FS_BATCH_MAX_BYTES of item data;
+ *  - fsync or fsyncdir asks (everything acknowledged before is then on disk);
+ *  - the mount ends (unmount, SIGTERM, SIGINT).
+ * Reads in this mount go through the batch, so they see every write it
+ * holds (read-your-writes); other mounts and processes see the batch when
+ * it commits, within commit_interval.
+ *
+ * A crash loses at most the batch that was not committed: never part of a
+ * request, never part of an item (LMDB commits are all-or-nothing, and
+ * every commit is synced: no MDB_NOSYNC, see docs/durability.md).
+ *
+ * When the disk is nearly full, a failed batch commit would lose requests
+ * that were already acknowledged, so below FS_BATCH_DISK_MIN of free space
+ * every request commits on its own and reports ENOSPC itself. With
+ * commit_interval=0 every request always commits on its own.
+ *
+ * Locking: ctx->lock is held by the session thread while it handles a
+ * request, and by the committer thread while it commits an idle batch.
+ * It guards the batch and, since only its holder runs fs code, all of fs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs.h"
+
+/* A batch commits early when it holds this many requests... */
+#define FS_BATCH_MAX_OPS 8192u
+/* ...or this much item data (bytes). */
+#define FS_BATCH_MAX_BYTES (32u << 20)
+/* Below this much free disk, each request commits on its own. */
+#define FS_BATCH_DISK_MIN (256ull << 20)
+
+static double elapsed_s(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static bool disk_is_low(const struct fs_ctx *ctx)
+{
+	struct statvfs v;
+
+	if (statvfs(ctx->opts.store_path, &v) != 0)
+		return true; /* cannot tell: be safe */
+	return (unsigned long long)v.f_bavail * v.f_frsize < FS_BATCH_DISK_MIN;
+}
+
+int fs_txn_read(struct fs_ctx *ctx, struct store_txn **out)
+{
+	if (ctx->batch) {
+		*out = ctx->batch;
+		return 0;
+	}
+	return store_txn_begin(ctx->store, STORE_TXN_READ, out);
+}
+
+void fs_txn_read_end(struct fs_ctx *ctx, struct store_txn *txn)
+{
+	if (txn && txn != ctx->batch)
+		store_txn_abort(txn);
+}
+
+int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out)
+{
+	int rc;
+
+	if (!ctx->batch) {
+		if (ctx->opts.commit_interval <= 0 || disk_is_low(ctx))
+			return store_txn_begin(ctx->store, STORE_TXN_WRITE, out);
+		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &ctx->batch);
+		if (rc)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &ctx->batch_start);
+		ctx->batch_ops = 0;
+		ctx->batch_bytes = 0;
+	}
+	ctx->batch_ops++;
+	return store_txn_begin_nested(ctx->batch, out);
+}
+
+void fs_batch_account(struct fs_ctx *ctx, size_t bytes)
+{
+	if (ctx->batch)
+		ctx->batch_bytes += bytes;
+}
+
+int fs_batch_commit(struct fs_ctx *ctx)
+{
+	struct store_txn *batch = ctx->batch;
+	int rc;
+
+	if (!batch)
+		return 0;
+	ctx->batch = NULL;
+	rc = store_txn_commit(batch);
+	if (rc)
+		fs_log(LOG_ERR,
+		       "could not commit %u changes to the store (%s): they are lost; the store "
+		       "is as it was before them",
+		       ctx->batch_ops, strerror(-rc));
+	return rc;
+}
+
+void fs_batch_tick(struct fs_ctx *ctx)
+{
+	if (ctx->batch &&
+	    (ctx->batch_ops >= FS_BATCH_MAX_OPS || ctx->batch_bytes >= FS_BATCH_MAX_BYTES ||
+	     elapsed_s(&ctx->batch_start) >= ctx->opts.commit_interval))
+		fs_batch_commit(ctx);
+}
+
+int fs_sync(struct fs_ctx *ctx)
+{
+	if (ctx->batch)
+		return fs_batch_commit(ctx); /* a synced commit: durable on return */
+	return store_sync(ctx->store);
+}
+
+/* The committer thread: commits a batch the session thread left idle. */
+static void *committer_main(void *arg)
+{
+	struct fs_ctx *ctx = arg;
+	/* Check four times per interval, and at least every 250 ms. */
+	double period = ctx->opts.commit_interval / 4 < 0.25 ? ctx->opts.commit_interval / 4 : 0.25;
+
+	if (period < 0.01)
+		period = 0.01;
+	pthread_mutex_lock(&ctx->lock);
+	while (!ctx->committer_stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(period * 1e9);
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&ctx->committer_cond, &ctx->lock, &until);
+		fs_batch_tick(ctx);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return NULL;
+}
+
+int fs_committer_start(struct fs_ctx *ctx)
+{
+	int rc;
+
+	if (ctx->opts.commit_interval <= 0)
+		return 0;
+	rc = pthread_create(&ctx->committer, NULL, committer_main, ctx);
+	if (rc)
+		return -rc;
+	ctx->committer_running = true;
+	return 0;
+}
+
+void fs_committer_stop(struct fs_ctx *ctx)
+{
+	if (!ctx->committer_running)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->committer_stop = true;
+	pthread_cond_signal(&ctx->committer_cond);
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_join(ctx->committer, NULL);
+	ctx->committer_running = false;
+}
+
+/*
+ * fuse_session_loop() with the request handling under ctx->lock, and the
+ * batch checked after each request. Returns 0 or a negative errno.
+ */
+int fs_session_loop(struct fs_ctx *ctx)
+{
+	struct fuse_buf fbuf = {.mem = NULL};
+	int res = 0;
+
+	while (!fuse_session_exited(ctx->se)) {
+		res = fuse_session_receive_buf(ctx->se, &fbuf);
+		if (res == -EINTR)
+			continue;
+		if (res <= 0)
+			break;
+		pthread_mutex_lock(&ctx->lock);
+		fuse_session_process_buf(ctx->se, &fbuf);
+		fs_batch_tick(ctx);
+		pthread_mutex_unlock(&ctx->lock);
+	}
+	free(fbuf.mem);
+	fuse_session_reset(ctx->se);
+	return res < 0 && res != -ENODEV ? res : 0;
+}
