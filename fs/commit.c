@@ -7,8 +7,9 @@
  * transaction (store_txn_begin_nested(): a request that fails halfway
  * leaves the batch as it was), and the batch is committed - atomically and
  * durably, by LMDB's own synced commit - when the first of these happens:
- *  - it is commit_interval seconds old (the session thread checks after
- *    each request; the committer thread checks when the mount is idle);
+ *  - it is commit_interval seconds old (checked after each request, and by
+ *    the session loop's poll() timing out at the batch's deadline when the
+ *    mount is idle);
  *  - it holds FS_BATCH_MAX_OPS requests or FS_BATCH_MAX_BYTES of item data;
  *  - fsync or fsyncdir asks (everything acknowledged before is then on disk);
  *  - the mount ends (unmount, SIGTERM, SIGINT).
@@ -25,11 +26,13 @@
  * every request commits on its own and reports ENOSPC itself. With
  * commit_interval=0 every request always commits on its own.
  *
- * Locking: ctx->lock is held by the session thread while it handles a
- * request, and by the committer thread while it commits an idle batch.
- * It guards the batch and, since only its holder runs fs code, all of fs.
+ * Threads: one. LMDB's write lock belongs to the thread that began the
+ * write transaction, so the thread that begins a batch must commit it: the
+ * session loop waits for requests with poll() and a timeout at the batch's
+ * deadline instead of leaving idle batches to a second thread.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -131,76 +134,47 @@ int fs_sync(struct fs_ctx *ctx)
 	return store_sync(ctx->store);
 }
 
-/* The committer thread: commits a batch the session thread left idle. */
-static void *committer_main(void *arg)
+/* Milliseconds until the open batch is due; -1 (no timeout) without one. */
+static int batch_timeout_ms(const struct fs_ctx *ctx)
 {
-	struct fs_ctx *ctx = arg;
-	/* Check four times per interval, and at least every 250 ms. */
-	double period = ctx->opts.commit_interval / 4 < 0.25 ? ctx->opts.commit_interval / 4 : 0.25;
+	double left;
 
-	if (period < 0.01)
-		period = 0.01;
-	pthread_mutex_lock(&ctx->lock);
-	while (!ctx->committer_stop) {
-		struct timespec until;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(period * 1e9);
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&ctx->committer_cond, &ctx->lock, &until);
-		fs_batch_tick(ctx);
-	}
-	pthread_mutex_unlock(&ctx->lock);
-	return NULL;
-}
-
-int fs_committer_start(struct fs_ctx *ctx)
-{
-	int rc;
-
-	if (ctx->opts.commit_interval <= 0)
-		return 0;
-	rc = pthread_create(&ctx->committer, NULL, committer_main, ctx);
-	if (rc)
-		return -rc;
-	ctx->committer_running = true;
-	return 0;
-}
-
-void fs_committer_stop(struct fs_ctx *ctx)
-{
-	if (!ctx->committer_running)
-		return;
-	pthread_mutex_lock(&ctx->lock);
-	ctx->committer_stop = true;
-	pthread_cond_signal(&ctx->committer_cond);
-	pthread_mutex_unlock(&ctx->lock);
-	pthread_join(ctx->committer, NULL);
-	ctx->committer_running = false;
+	if (!ctx->batch)
+		return -1;
+	left = ctx->opts.commit_interval - elapsed_s(&ctx->batch_start);
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
 /*
- * fuse_session_loop() with the request handling under ctx->lock, and the
- * batch checked after each request. Returns 0 or a negative errno.
+ * fuse_session_loop(), with the batch committed when it is due: after each
+ * request, and when poll() times out at its deadline on an idle mount.
+ * Returns 0 or a negative errno.
  */
 int fs_session_loop(struct fs_ctx *ctx)
 {
 	struct fuse_buf fbuf = {.mem = NULL};
+	struct pollfd pfd = {.fd = fuse_session_fd(ctx->se), .events = POLLIN};
 	int res = 0;
 
 	while (!fuse_session_exited(ctx->se)) {
-		res = fuse_session_receive_buf(ctx->se, &fbuf);
-		if (res == -EINTR)
-			continue;
-		if (res <= 0)
+		int n = poll(&pfd, 1, batch_timeout_ms(ctx));
+
+		if (n < 0 && errno != EINTR) {
+			res = -errno;
 			break;
-		pthread_mutex_lock(&ctx->lock);
-		fuse_session_process_buf(ctx->se, &fbuf);
+		}
+		if (n > 0) {
+			res = fuse_session_receive_buf(ctx->se, &fbuf);
+			if (res < 0 && res != -EINTR && res != -EAGAIN)
+				break;
+			if (res == 0) /* unmounted */
+				break;
+			if (res > 0)
+				fuse_session_process_buf(ctx->se, &fbuf);
+		}
 		fs_batch_tick(ctx);
-		pthread_mutex_unlock(&ctx->lock);
 	}
 	free(fbuf.mem);
 	fuse_session_reset(ctx->se);
-	return res < 0 && res != -ENODEV ? res : 0;
+	return res < 0 && res != -ENODEV && res != -EINTR && res != -EAGAIN ? res : 0;
 }

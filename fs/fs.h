@@ -6,9 +6,10 @@
  * files with their write buffers, open directory listings, and options.
  * It never sees how the store keeps things (no LMDB here).
  *
- * Threading: the session runs single-threaded (fuse_session_loop), chosen
+ * Threading: the session runs single-threaded (fs_session_loop()), chosen
  * by measurement (docs/design.md, "Threading"), so none of the state below
- * is locked. Every field is touched only from the session thread.
+ * is locked. Every field is touched only from the session thread, which
+ * also begins and commits every store write transaction (commit.c).
  *
  * Write model (PutItem semantics): a file opened for writing gets a private
  * copy of the item's data (struct fs_file.data). Writes and ftruncate change
@@ -20,7 +21,6 @@
 #define ITEMFS_FS_H
 
 #include <fuse_lowlevel.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,15 +111,11 @@ struct fs_ctx {
 	struct fs_inode_table itab;
 	struct fs_file *files; /* every open file, for flushing at exit */
 
-	/* Group commit (commit.c); all under lock. */
-	pthread_mutex_t lock;         /* held while handling a request or committing */
+	/* Group commit (commit.c). */
 	struct store_txn *batch;      /* the open batch transaction, or NULL */
 	struct timespec batch_start;  /* CLOCK_MONOTONIC time the batch began */
 	unsigned batch_ops;           /* requests in the batch */
 	size_t batch_bytes;           /* item data bytes written in the batch */
-	pthread_t committer;          /* commits idle batches */
-	pthread_cond_t committer_cond;
-	bool committer_running, committer_stop;
 };
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
@@ -143,8 +139,6 @@ void fs_batch_account(struct fs_ctx *ctx, size_t bytes);
 int fs_batch_commit(struct fs_ctx *ctx);
 void fs_batch_tick(struct fs_ctx *ctx);
 int fs_sync(struct fs_ctx *ctx);
-int fs_committer_start(struct fs_ctx *ctx);
-void fs_committer_stop(struct fs_ctx *ctx);
 int fs_session_loop(struct fs_ctx *ctx);
 
 /* fs/log.c */
@@ -185,7 +179,7 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_resize(struct fs_file *f, size_t len);
 void fs_file_overlay(const struct fs_inode *in, struct store_attr *a);
-void fs_files_flush_all(struct fs_ctx *ctx);
+void fs_files_drop_pending(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

@@ -222,8 +222,6 @@ static int cmd_mount(int argc, char **argv)
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
-	pthread_mutex_init(&ctx.lock, NULL);
-	pthread_cond_init(&ctx.committer_cond, NULL);
 	if (fs_options_parse(argc, argv, &ctx.opts))
 		return 1;
 	if (check_mountpoint(ctx.opts.mountpoint) || check_dev_fuse())
@@ -247,19 +245,24 @@ static int cmd_mount(int argc, char **argv)
 		startup_error("cannot create the FUSE session (see the messages above)");
 		goto err_out4;
 	}
+	/*
+	 * Whoever started us may have left SIGINT ignored (a shell does for a
+	 * background job) and libfuse installs its handlers only over the
+	 * default action: take the defaults back, so that SIGINT, SIGTERM and
+	 * SIGHUP always end the session cleanly, with everything committed.
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (fuse_set_signal_handlers(ctx.se)) {
 		startup_error("cannot install signal handlers");
 		goto err_out5;
-	}
-	if (fs_committer_start(&ctx)) {
-		startup_error("cannot start the committer thread");
-		goto err_out6;
 	}
 	if (fuse_session_mount(ctx.se, ctx.opts.mountpoint)) {
 		startup_error("cannot mount on %s (see the messages above; is it already a "
 			      "mountpoint?)",
 			      ctx.opts.mountpoint);
-		goto err_out7;
+		goto err_out6;
 	}
 	if (report_fd >= 0) {
 		if (chdir("/") != 0) { /* cannot fail for "/"; checked for the compiler */
@@ -274,11 +277,8 @@ static int cmd_mount(int argc, char **argv)
 	rc = fs_session_loop(&ctx);
 	if (rc)
 		fs_log(LOG_ERR, "session ended with error %s", strerror(-rc));
-	pthread_mutex_lock(&ctx.lock);
-	fs_files_flush_all(&ctx);
+	fs_files_drop_pending(&ctx);
 	fs_batch_commit(&ctx);
-	pthread_mutex_unlock(&ctx.lock);
-	fs_committer_stop(&ctx);
 	fuse_session_unmount(ctx.se);
 	fuse_remove_signal_handlers(ctx.se);
 	fuse_session_destroy(ctx.se);
@@ -289,8 +289,6 @@ static int cmd_mount(int argc, char **argv)
 	fs_options_free(&ctx.opts);
 	return rc ? 1 : 0;
 
-err_out7:
-	fs_committer_stop(&ctx);
 err_out6:
 	fuse_remove_signal_handlers(ctx.se);
 err_out5:

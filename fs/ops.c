@@ -22,10 +22,10 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 }
 
-/* The session ends: everything pending becomes durable before we exit. */
+/* The session ends: every acknowledged change becomes durable before we exit. */
 void fs_op_destroy(void *userdata)
 {
-	fs_files_flush_all(userdata);
+	fs_files_drop_pending(userdata);
 	fs_batch_commit(userdata);
 }
 
