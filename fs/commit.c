@@ -65,6 +65,10 @@ static bool disk_is_low(const struct fs_ctx *ctx)
 
 int fs_txn_read(struct fs_ctx *ctx, struct store_txn **out)
 {
+	if (ctx->snapshot) {
+		*out = ctx->snapshot;
+		return 0;
+	}
 	if (ctx->batch) {
 		*out = ctx->batch;
 		return 0;
@@ -74,7 +78,7 @@ int fs_txn_read(struct fs_ctx *ctx, struct store_txn **out)
 
 void fs_txn_read_end(struct fs_ctx *ctx, struct store_txn *txn)
 {
-	if (txn && txn != ctx->batch)
+	if (txn && txn != ctx->batch && txn != ctx->snapshot)
 		store_txn_abort(txn);
 }
 

@@ -38,6 +38,7 @@ struct fs_options {
 	bool foreground;  /* -f: do not daemonize */
 	bool debug;       /* -d / -o debug: FUSE request trace on stderr */
 	bool read_only;   /* -o ro */
+	bool snapshot;    /* --snapshot: read-only, one point in time for the mount's life */
 	bool allow_other; /* -o allow_other */
 	bool noatime;     /* reads never update atime (always, stated for mount(8)) */
 	double commit_interval; /* seconds a change may wait to be durable (0: none) */
@@ -110,6 +111,9 @@ struct fs_ctx {
 	struct fuse_session *se;
 	struct fs_inode_table itab;
 	struct fs_file *files; /* every open file, for flushing at exit */
+
+	/* --snapshot: the read transaction every read uses, held for the mount's life. */
+	struct store_txn *snapshot;
 
 	/* Group commit (commit.c). */
 	struct store_txn *batch;      /* the open batch transaction, or NULL */

@@ -236,6 +236,10 @@ static int cmd_mount(int argc, char **argv)
 	}
 	if (open_store(&ctx.opts, &ctx.store))
 		goto err_out2;
+	if (ctx.opts.snapshot && store_txn_begin(ctx.store, STORE_TXN_READ, &ctx.snapshot)) {
+		startup_error("cannot take a snapshot of store %s", ctx.opts.store_path);
+		goto err_out3;
+	}
 	if (build_fuse_args(&ctx.opts, &args)) {
 		startup_error("out of memory");
 		goto err_out3;
@@ -272,7 +276,8 @@ static int cmd_mount(int argc, char **argv)
 		close(report_fd);
 		report_fd = -1;
 	}
-	fs_log(LOG_INFO, "serving %s on %s", ctx.opts.store_path, ctx.opts.mountpoint);
+	fs_log(LOG_INFO, "serving %s on %s%s", ctx.opts.store_path, ctx.opts.mountpoint,
+	       ctx.opts.snapshot ? " (snapshot: read-only, as of now)" : "");
 
 	rc = fs_session_loop(&ctx);
 	if (rc)
@@ -283,6 +288,7 @@ static int cmd_mount(int argc, char **argv)
 	fuse_remove_signal_handlers(ctx.se);
 	fuse_session_destroy(ctx.se);
 	fuse_opt_free_args(&args);
+	store_txn_abort(ctx.snapshot);
 	store_close(ctx.store);
 	fs_itab_destroy(&ctx.itab);
 	fs_log(LOG_INFO, "unmounted %s", ctx.opts.mountpoint);
@@ -296,6 +302,7 @@ err_out5:
 err_out4:
 	fuse_opt_free_args(&args);
 err_out3:
+	store_txn_abort(ctx.snapshot);
 	store_close(ctx.store);
 err_out2:
 	fs_itab_destroy(&ctx.itab);

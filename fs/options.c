@@ -24,6 +24,7 @@ static const char *const ignored_opts[] = {
 void fs_usage(FILE *out)
 {
 	fputs("usage: itemfs mount STORE_DIR MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	      "       itemfs mount --snapshot STORE_DIR MOUNTPOINT [...]\n"
 	      "       itemfs version\n"
 	      "       itemfs help\n"
 	      "\n"
@@ -34,6 +35,9 @@ void fs_usage(FILE *out)
 	      "\n"
 	      "  -f                     stay in the foreground, log to stderr\n"
 	      "  -d                     foreground with a trace of every FUSE request\n"
+	      "  --snapshot, -o snapshot  read-only, serving the store as it was when mounted,\n"
+	      "                         for the mount's whole life, while other mounts write:\n"
+	      "                         tar of it is a consistent backup\n"
 	      "  -o ro                  mount read-only\n"
 	      "  -o allow_other         let users other than the mounting one in\n"
 	      "                         (needs user_allow_other in /etc/fuse.conf for non-root)\n"
@@ -78,6 +82,8 @@ static int parse_one(const char *opt, struct fs_options *o)
 		return parse_seconds("commit_interval", opt + 16, 3600, &o->commit_interval);
 	if (strcmp(opt, "ro") == 0)
 		o->read_only = true;
+	else if (strcmp(opt, "snapshot") == 0)
+		o->snapshot = o->read_only = true;
 	else if (strcmp(opt, "allow_other") == 0)
 		o->allow_other = true;
 	else if (strcmp(opt, "default_permissions") == 0 || strcmp(opt, "noatime") == 0)
@@ -153,6 +159,8 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 		const char *a = argv[i];
 		if (strcmp(a, "-f") == 0) {
 			out->foreground = true;
+		} else if (strcmp(a, "--snapshot") == 0) {
+			out->snapshot = out->read_only = true;
 		} else if (strcmp(a, "-d") == 0) {
 			out->debug = out->foreground = true;
 		} else if (strcmp(a, "-o") == 0) {
@@ -173,6 +181,10 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 			fprintf(stderr, "itemfs: unexpected argument '%s'\n", a);
 			rc = -EINVAL;
 		}
+	}
+	if (rc == 0 && out->snapshot) {
+		/* Nothing changes under a snapshot: let the kernel cache it all. */
+		out->attr_timeout = out->entry_timeout = 3600;
 	}
 	if (rc == 0 && npos < 2) {
 		fprintf(stderr, "itemfs: mount needs STORE_DIR and MOUNTPOINT\n");
