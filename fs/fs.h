@@ -102,6 +102,7 @@ struct fs_dir {
 	uint64_t ino;
 	struct fs_dir_entry *ents;
 	size_t count, cap;
+	struct fs_dir *prev, *next; /* fs_ctx.dirs */
 };
 
 /* Everything one mount owns; reached through fs_ctx_of(). */
@@ -110,7 +111,8 @@ struct fs_ctx {
 	struct store *store;
 	struct fuse_session *se;
 	struct fs_inode_table itab;
-	struct fs_file *files; /* every open file, for flushing at exit */
+	struct fs_file *files; /* every open file */
+	struct fs_dir *dirs;   /* every open directory */
 
 	/* --snapshot: the read transaction every read uses, held for the mount's life. */
 	struct store_txn *snapshot;
@@ -184,6 +186,9 @@ int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_resize(struct fs_file *f, size_t len);
 void fs_file_overlay(const struct fs_inode *in, struct store_attr *a);
 void fs_files_drop_pending(struct fs_ctx *ctx);
+void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
+void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
+void fs_handles_close_all(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

@@ -284,6 +284,7 @@ static int cmd_mount(int argc, char **argv)
 		fs_log(LOG_ERR, "session ended with error %s", strerror(-rc));
 	fs_files_drop_pending(&ctx);
 	fs_batch_commit(&ctx);
+	fs_handles_close_all(&ctx);
 	fuse_session_unmount(ctx.se);
 	fuse_remove_signal_handlers(ctx.se);
 	fuse_session_destroy(ctx.se);

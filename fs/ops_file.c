@@ -84,7 +84,8 @@ err:
 	return rc;
 }
 
-static void file_close(struct fs_ctx *ctx, struct fs_file *f)
+/* Unlinks f from ctx->files and frees it (release, or exit). */
+void fs_file_close(struct fs_ctx *ctx, struct fs_file *f)
 {
 	struct fs_inode *in = f->inode;
 
@@ -121,7 +122,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fill_open_info(fi, f);
 	if (fuse_reply_open(req, fi) != 0)
-		file_close(ctx, f);
+		fs_file_close(ctx, f);
 }
 
 /* create(2): a new item, or, without O_EXCL, the one that appeared meanwhile. */
@@ -171,7 +172,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fill_open_info(fi, f);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		struct fs_inode *in = f->inode;
-		file_close(ctx, f);
+		fs_file_close(ctx, f);
 		fs_inode_unref(&ctx->itab, in, 1);
 	}
 	return;
@@ -276,7 +277,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_log(LOG_ERR, "dropping the unsaved new version of %s: %s", path,
 		       strerror(-rc));
 	}
-	file_close(ctx, f);
+	fs_file_close(ctx, f);
 	fuse_reply_err(req, 0);
 }
 

@@ -64,8 +64,37 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	d->next = ctx->dirs;
+	if (ctx->dirs)
+		ctx->dirs->prev = d;
+	ctx->dirs = d;
 	if (fuse_reply_open(req, fi) != 0)
-		dir_free(d);
+		fs_dir_close(ctx, d);
+}
+
+/* Unlinks d from ctx->dirs and frees it (releasedir, or exit). */
+void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		ctx->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	dir_free(d);
+}
+
+/*
+ * Frees every handle the kernel still holds: a session ended by a signal
+ * exits with files and directories open (their pending versions were
+ * dropped by fs_files_drop_pending()).
+ */
+void fs_handles_close_all(struct fs_ctx *ctx)
+{
+	while (ctx->files)
+		fs_file_close(ctx, ctx->files);
+	while (ctx->dirs)
+		fs_dir_close(ctx, ctx->dirs);
 }
 
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
@@ -152,7 +181,7 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	fs_dir_close(fs_ctx_of(req), (struct fs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
