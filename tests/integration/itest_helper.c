@@ -1,0 +1,332 @@
+/*
+ * itest_helper.c - the few system calls the integration tests need that no
+ * shell tool on a stock Debian 12 makes: renameat2() with its flags, mknod()
+ * of a regular file, open() with chosen flags, setxattr() with
+ * XATTR_CREATE/XATTR_REPLACE, one write() of N bytes, a writer that holds
+ * its file open and writes, fsyncs and closes when told, and flipping one stored byte of an
+ * item in a store's LMDB "data" database (to test checksums).
+ *
+ * Each system-call command prints "OK" (exit 0) or the errno name, such as
+ * "EEXIST" (exit 1), on stdout, so a test can assert the exact error. Usage
+ * errors and unexpected failures of the helper itself exit 2.
+ *
+ * flip is the one piece of test code that knows the store's on-disk layout
+ * (the layout docs/ describes): key = inode number, 8 bytes big-endian;
+ * value = XXH3-64 of the data, 8 bytes little-endian, then the data. It
+ * must only be run on a store no daemon has open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+static int report(int rc)
+{
+	if (rc == 0) {
+		puts("OK");
+		return 0;
+	}
+	puts(strerrorname_np(errno) ? strerrorname_np(errno) : "E?");
+	return 1;
+}
+
+static int usage(void)
+{
+	fputs("usage: itest_helper COMMAND ARGS\n"
+	      "  rename OLD NEW [none|noreplace|exchange]\n"
+	      "  mknod PATH reg|fifo|sock|chr|blk\n"
+	      "  open PATH FLAG[,FLAG...]   (rdonly wronly rdwr creat excl trunc append)\n"
+	      "  setxattr PATH NAME VALUE none|create|replace\n"
+	      "  write PATH NBYTES          (O_WRONLY|O_CREAT|O_TRUNC, one write(), close)\n"
+	      "  hold PATH trunc|append|rdwr  (then stdin: write TEXT | fsync | close)\n"
+	      "  flip STORE_DIR INO OFFSET  (flip byte OFFSET of item INO's stored value:\n"
+	      "                             0-7 the hash, 8 on the data)\n",
+	      stderr);
+	return 2;
+}
+
+static int cmd_rename(int argc, char **argv)
+{
+	unsigned int flags = 0;
+
+	if (argc < 2 || argc > 3)
+		return usage();
+	if (argc == 3) {
+		if (strcmp(argv[2], "noreplace") == 0)
+			flags = RENAME_NOREPLACE;
+		else if (strcmp(argv[2], "exchange") == 0)
+			flags = RENAME_EXCHANGE;
+		else if (strcmp(argv[2], "none") != 0)
+			return usage();
+	}
+	return report(renameat2(AT_FDCWD, argv[0], AT_FDCWD, argv[1], flags));
+}
+
+static int cmd_mknod(int argc, char **argv)
+{
+	mode_t type;
+	dev_t dev = 0;
+
+	if (argc != 2)
+		return usage();
+	if (strcmp(argv[1], "reg") == 0)
+		type = S_IFREG;
+	else if (strcmp(argv[1], "fifo") == 0)
+		type = S_IFIFO;
+	else if (strcmp(argv[1], "sock") == 0)
+		type = S_IFSOCK;
+	else if (strcmp(argv[1], "chr") == 0) {
+		type = S_IFCHR;
+		dev = makedev(1, 3);
+	} else if (strcmp(argv[1], "blk") == 0) {
+		type = S_IFBLK;
+		dev = makedev(7, 0);
+	} else
+		return usage();
+	return report(mknod(argv[0], type | 0644, dev));
+}
+
+static int parse_open_flags(char *spec, int *out)
+{
+	int flags = 0;
+
+	for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+		if (strcmp(tok, "rdonly") == 0)
+			flags |= O_RDONLY;
+		else if (strcmp(tok, "wronly") == 0)
+			flags |= O_WRONLY;
+		else if (strcmp(tok, "rdwr") == 0)
+			flags |= O_RDWR;
+		else if (strcmp(tok, "creat") == 0)
+			flags |= O_CREAT;
+		else if (strcmp(tok, "excl") == 0)
+			flags |= O_EXCL;
+		else if (strcmp(tok, "trunc") == 0)
+			flags |= O_TRUNC;
+		else if (strcmp(tok, "append") == 0)
+			flags |= O_APPEND;
+		else
+			return -1;
+	}
+	*out = flags;
+	return 0;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+	int flags, fd;
+
+	if (argc != 2 || parse_open_flags(argv[1], &flags) != 0)
+		return usage();
+	fd = open(argv[0], flags, 0644);
+	if (fd < 0)
+		return report(-1);
+	if (close(fd) != 0)
+		return report(-1);
+	return report(0);
+}
+
+static int cmd_setxattr(int argc, char **argv)
+{
+	int flags;
+
+	if (argc != 4)
+		return usage();
+	if (strcmp(argv[3], "create") == 0)
+		flags = XATTR_CREATE;
+	else if (strcmp(argv[3], "replace") == 0)
+		flags = XATTR_REPLACE;
+	else if (strcmp(argv[3], "none") == 0)
+		flags = 0;
+	else
+		return usage();
+	return report(setxattr(argv[0], argv[1], argv[2], strlen(argv[2]), flags));
+}
+
+/* One write() of the whole buffer: the error comes back from write or close. */
+static int cmd_write(int argc, char **argv)
+{
+	size_t n;
+	char *buf;
+	ssize_t w;
+	int fd;
+
+	if (argc != 2)
+		return usage();
+	n = strtoul(argv[1], NULL, 10);
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return 2;
+	memset(buf, 'w', n);
+	fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		free(buf);
+		return report(-1);
+	}
+	w = write(fd, buf, n);
+	free(buf);
+	if (w < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return report(-1);
+	}
+	if ((size_t)w != n) {
+		fprintf(stderr, "short write: %zd of %zu\n", w, n);
+		close(fd);
+		return 2;
+	}
+	return report(close(fd));
+}
+
+/*
+ * hold PATH trunc|append|rdwr: opens PATH and prints "ready"; then runs one
+ * command per line of stdin, printing "OK" or the errno name after each:
+ *   write TEXT   one write(2) of TEXT (the rest of the line)
+ *   fsync        fsync(2)
+ *   close        close(2), then exit
+ * End of input closes the file too. This lets a test keep a file open for
+ * writing in a process that never forks: a forked child that closes an
+ * inherited descriptor (as every shell command substitution does) sends a
+ * FUSE flush, which commits the file.
+ */
+static int cmd_hold(int argc, char **argv)
+{
+	int flags, fd;
+	char line[4096];
+
+	if (argc != 2)
+		return usage();
+	if (strcmp(argv[1], "trunc") == 0)
+		flags = O_WRONLY | O_CREAT | O_TRUNC;
+	else if (strcmp(argv[1], "append") == 0)
+		flags = O_WRONLY | O_CREAT | O_APPEND;
+	else if (strcmp(argv[1], "rdwr") == 0)
+		flags = O_RDWR | O_CREAT;
+	else
+		return usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = open(argv[0], flags, 0644);
+	if (fd < 0)
+		return report(-1);
+	puts("ready");
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "write ", 6) == 0) {
+			size_t len = strlen(line + 6);
+			ssize_t w = write(fd, line + 6, len);
+
+			if (w >= 0 && (size_t)w != len) {
+				fprintf(stderr, "hold: short write: %zd of %zu\n", w, len);
+				return 2;
+			}
+			report(w < 0 ? -1 : 0);
+		} else if (strcmp(line, "fsync") == 0) {
+			report(fsync(fd));
+		} else if (strcmp(line, "close") == 0) {
+			break;
+		} else {
+			fprintf(stderr, "hold: unknown command '%s'\n", line);
+			return 2;
+		}
+	}
+	return report(close(fd));
+}
+
+static int cmd_flip(int argc, char **argv)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val key, val, nval;
+	unsigned char kbuf[8];
+	unsigned long long ino;
+	size_t off;
+	unsigned char *copy = NULL;
+	int rc;
+
+	if (argc != 3)
+		return usage();
+	ino = strtoull(argv[1], NULL, 10);
+	off = strtoul(argv[2], NULL, 10);
+	for (int i = 0; i < 8; i++)
+		kbuf[i] = (unsigned char)(ino >> (56 - 8 * i));
+	rc = mdb_env_create(&env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(env, 64);
+	if (rc == 0)
+		rc = mdb_env_open(env, argv[0], 0, 0600);
+	if (rc == 0)
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "data", 0, &dbi);
+	if (rc != 0) {
+		fprintf(stderr, "flip: %s: cannot open the data DB: %s\n", argv[0],
+			mdb_strerror(rc));
+		goto out;
+	}
+	key.mv_size = sizeof(kbuf);
+	key.mv_data = kbuf;
+	rc = mdb_get(txn, dbi, &key, &val);
+	if (rc != 0) {
+		fprintf(stderr, "flip: inode %llu in the data DB: %s\n", ino, mdb_strerror(rc));
+		goto out;
+	}
+	if (val.mv_size <= off) {
+		fprintf(stderr, "flip: value of inode %llu is %zu bytes, offset %zu is past it\n",
+			ino, val.mv_size, off);
+		rc = -1;
+		goto out;
+	}
+	copy = malloc(val.mv_size);
+	if (!copy) {
+		rc = -1;
+		goto out;
+	}
+	memcpy(copy, val.mv_data, val.mv_size);
+	copy[off] ^= 0x01;
+	nval.mv_size = val.mv_size;
+	nval.mv_data = copy;
+	rc = mdb_put(txn, dbi, &key, &nval, 0);
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (rc != 0)
+		fprintf(stderr, "flip: writing inode %llu: %s\n", ino, mdb_strerror(rc));
+out:
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	free(copy);
+	if (rc != 0)
+		return 2;
+	puts("OK");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{"rename", cmd_rename},	    {"mknod", cmd_mknod}, {"open", cmd_open},
+		{"setxattr", cmd_setxattr}, {"write", cmd_write}, {"hold", cmd_hold},
+		{"flip", cmd_flip},
+	};
+
+	if (argc < 2)
+		return usage();
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 2, argv + 2);
+	return usage();
+}

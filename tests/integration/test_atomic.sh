@@ -1,0 +1,143 @@
+#!/bin/bash
+# Items change atomically (PutItem semantics): while one process has an
+# item open for writing, every other opener sees the previous version,
+# whole; the new version appears at close (or fsync), whole. Concurrent
+# readers never see a mix of two versions.
+#
+# The writers are `itest_helper hold` processes, not `exec 3>file` in this
+# shell: every command substitution forks a child that inherits fd 3 and
+# closes it on exit, and each close of a descriptor sends FUSE a flush,
+# which commits the file.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_itemfs
+mkdir "$MNT/t"
+D=$MNT/t
+
+declare -A HOLD_PID HOLD_IN HOLD_OUT
+
+# hold ID PATH trunc|append|rdwr: starts writer ID holding PATH open.
+hold() {
+	local id=$1 path=$2 mode=$3 line fd
+	mkfifo "$T/hold-$id.in" "$T/hold-$id.out"
+	"$HELPER" hold "$path" "$mode" <"$T/hold-$id.in" >"$T/hold-$id.out" &
+	HOLD_PID[$id]=$!
+	BG_PIDS+=($!)
+	exec {fd}>"$T/hold-$id.in"
+	HOLD_IN[$id]=$fd
+	exec {fd}<"$T/hold-$id.out"
+	HOLD_OUT[$id]=$fd
+	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer from itest_helper hold $path $mode"
+	assert_eq ready "$line" "writer $id opening $path ($mode)"
+}
+# hold_do ID COMMAND: writer ID runs COMMAND (write TEXT, fsync, close).
+hold_do() {
+	local id=$1 line in out
+	shift
+	echo "$*" >&"${HOLD_IN[$id]}"
+	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer to '$*'"
+	assert_eq OK "$line" "writer $id: $*"
+	if [ "$1" = close ]; then
+		wait "${HOLD_PID[$id]}" || fail "writer $id exited with $?"
+		in=${HOLD_IN[$id]}
+		out=${HOLD_OUT[$id]}
+		exec {in}>&- {out}<&-
+		rm -f "$T/hold-$id.in" "$T/hold-$id.out"
+	fi
+}
+
+step "O_TRUNC and partial writes are invisible to other openers until close"
+printf 'old version' >"$D/f"
+hold w "$D/f" trunc
+assert_eq "old version" "$(cat "$D/f")" "content seen by another process after the writer's O_TRUNC open"
+hold_do w write part
+assert_eq "old version" "$(cat "$D/f")" "content seen by another process during the write"
+hold_do w write " two"
+assert_eq "old version" "$(cat "$D/f")" "content seen by another process after a second write"
+hold_do w close
+assert_eq "part two" "$(cat "$D/f")" "content after the writer closed"
+assert_eq 8 "$(st %s "$D/f")" "size after the writer closed"
+
+step "appends too"
+hold w "$D/f" append
+hold_do w write " +tail"
+assert_eq "part two" "$(cat "$D/f")" "content seen by another process during an append"
+hold_do w close
+assert_eq "part two +tail" "$(cat "$D/f")" "content after the appender closed"
+
+step "an O_RDWR writer overwrites in place, invisibly until close"
+hold w "$D/f" rdwr
+hold_do w write PART
+assert_eq "part two +tail" "$(cat "$D/f")" "content seen by another process during an O_RDWR write"
+hold_do w close
+assert_eq "PART two +tail" "$(cat "$D/f")" "content after the O_RDWR writer closed"
+
+step "fsync publishes the new version before close"
+printf 'before' >"$D/g"
+hold w "$D/g" trunc
+hold_do w write "after fsync"
+assert_eq before "$(cat "$D/g")" "content before the writer's fsync"
+hold_do w fsync
+assert_eq "after fsync" "$(cat "$D/g")" "content seen by another process after the writer's fsync"
+hold_do w close
+assert_eq "after fsync" "$(cat "$D/g")" "content after close"
+
+step "a new item is empty to others until its creator closes it"
+hold w "$D/new" trunc
+hold_do w write fresh
+assert_exists "$D/new"
+assert_eq "" "$(cat "$D/new")" "content of a new item while its creator writes"
+hold_do w close
+assert_eq fresh "$(cat "$D/new")" "content after the creator closed"
+
+step "two writers: each version is whole; the last to close wins"
+printf 'zero' >"$D/w"
+hold a "$D/w" trunc
+hold b "$D/w" trunc
+hold_do a write "first writer"
+hold_do b write second
+assert_eq zero "$(cat "$D/w")" "content while two writers hold the file"
+hold_do a close
+assert_eq "first writer" "$(cat "$D/w")" "content after the first writer closed"
+hold_do b close
+assert_eq second "$(cat "$D/w")" "content after the second writer closed"
+
+step "a reader that opened before a new version reads one version, whole"
+printf 'version one' >"$D/r"
+exec 4<"$D/r"
+printf 'version two!' >"$D/r"
+got=$(cat <&4)
+exec 4<&-
+case "$got" in
+"version one" | "version two!") ;;
+*) fail "read through a descriptor opened before the new version: expected 'version one' or 'version two!', got '$got'" ;;
+esac
+assert_eq "version two!" "$(cat "$D/r")" "a new opener sees the new version"
+
+step "readers never see a mix of two versions"
+head -c 300000 /dev/zero | tr '\0' A >"$T/A"
+head -c 250000 /dev/zero | tr '\0' B >"$T/B"
+cp "$T/A" "$D/v"
+(
+	for i in $(seq 1 150); do
+		cp "$T/B" "$D/v"
+		cp "$T/A" "$D/v"
+	done
+) &
+writer=$!
+BG_PIDS+=($!)
+reads=0
+while kill -0 "$writer" 2>/dev/null || [ "$reads" -eq 0 ]; do
+	err=$(cat "$D/v" 2>&1 >"$T/seen") || fail "read $reads during the rewrites failed: $err"
+	if ! cmp -s "$T/seen" "$T/A" && ! cmp -s "$T/seen" "$T/B"; then
+		fail "read $reads saw neither version whole (A: 300000 x 'A', B: 250000 x 'B'):" \
+			"$(wc -c <"$T/seen") bytes: $(tr -cd A <"$T/seen" | wc -c) 'A'," \
+			"$(tr -cd B <"$T/seen" | wc -c) 'B', $(tr -cd '\0' <"$T/seen" | wc -c) NUL"
+	fi
+	reads=$((reads + 1))
+done
+wait "$writer" || fail "the writer loop failed"
+echo "$reads consistent reads during 300 rewrites"
+assert_cmp "$T/A" "$D/v"
+
+stop_itemfs
+echo "PASS"

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Group commit, seen from outside the mount: a change that was not fsynced
+# reaches the store (where another process sees it) within commit_interval;
+# fsync and fsyncdir (coreutils `sync FILE` calls fsync(2) on FILE) make
+# it durable at once; SIGTERM and SIGINT commit
+# everything before the daemon exits; a kill -9 loses at most the
+# uncommitted batch, whole, and never what fsync acknowledged.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# committed ITEM: the bytes of table t's ITEM as the store holds them now,
+# read by a second, read-only mount of the same store (it sees only what
+# the first mount committed).
+RO=$T/ro
+mkdir -p "$RO"
+committed() {
+	local out
+	"$ITEMFS" mount "$STORE" "$RO" -o ro >>"$LOG" 2>&1 || fail "read-only mount failed: $(cat "$LOG")"
+	out=$(cat "$RO/t/$1" 2>/dev/null || echo "<absent>")
+	fusermount3 -u "$RO" || fail "fusermount3 -u $RO"
+	echo "$out"
+}
+
+step "bad commit_interval values are refused, naming the option"
+expect_fail 1 "bad value 'soon' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
+	"$ITEMFS" mount "$STORE" "$MNT" -o commit_interval=soon
+expect_fail 1 "bad value '-1' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
+	"$ITEMFS" mount "$STORE" "$MNT" -o commit_interval=-1
+
+step "a change is in the store within commit_interval (2 s), not before it is due"
+start_itemfs -o commit_interval=2
+mkdir "$MNT/t"
+printf one >"$MNT/t/a"
+sleep 0.3
+assert_eq "<absent>" "$(committed a)" "store content 0.3 s after the write (batch not yet due)"
+sleep 2.2
+assert_eq one "$(committed a)" "store content 2.5 s after the write"
+
+step "fsync makes a change durable at once"
+printf two >"$MNT/t/b"
+sync "$MNT/t/b" || fail "sync (fsync) of $MNT/t/b failed"
+assert_eq two "$(committed b)" "store content right after fsync"
+
+step "fsyncdir too (an unlink)"
+rm "$MNT/t/a"
+sync "$MNT/t" || fail "sync (fsync) of the directory failed"
+assert_eq "<absent>" "$(committed a)" "store content after unlink + fsyncdir"
+stop_itemfs
+
+for sig in TERM INT; do
+	step "SIG$sig commits everything before the daemon exits"
+	start_itemfs -o commit_interval=3600
+	printf "by-$sig" >"$MNT/t/s"
+	kill -"$sig" "$ITEMFS_PID"
+	for ((i = 0; i < 200; i++)); do
+		running "$ITEMFS_PID" || break
+		sleep 0.05
+	done
+	running "$ITEMFS_PID" && fail "itemfs still running 10 s after SIG$sig"
+	wait "$ITEMFS_PID" || true
+	ITEMFS_PID=
+	mountpoint -q "$MNT" && fusermount3 -u "$MNT"
+	assert_eq "by-$sig" "$(committed s)" "store content after SIG$sig"
+done
+
+step "kill -9 loses the uncommitted batch whole, keeps what fsync acknowledged"
+start_itemfs -o commit_interval=3600
+printf kept >"$MNT/t/k"
+sync "$MNT/t/k" || fail "sync (fsync) of $MNT/t/k failed"
+printf lost >"$MNT/t/l"
+mv "$MNT/t/k" "$MNT/t/k2"
+kill -9 "$ITEMFS_PID"
+wait "$ITEMFS_PID" 2>/dev/null || true
+ITEMFS_PID=
+fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+assert_eq kept "$(committed k)" "the fsynced item after kill -9"
+assert_eq "<absent>" "$(committed l)" "an item of the lost batch"
+assert_eq "<absent>" "$(committed k2)" "the rename of the lost batch"
+echo "1 passed, 0 failed"
