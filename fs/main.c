@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 		return cmd_mount(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("itemfs %s (libfuse %d.%d, store format %u)\n", ITEMFS_VERSION,
-		       fuse_version() / 10, fuse_version() % 10, STORE_FORMAT_VERSION);
+		       fuse_version() / 100, fuse_version() % 100, STORE_FORMAT_VERSION);
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -39,6 +39,8 @@ help2=$("$ITEMFS" help) || fail "itemfs help exited $?"
 assert_eq "$help" "$help2" "itemfs help vs itemfs --help"
 version=$("$ITEMFS" version) || fail "itemfs version exited $?"
 case "$version" in *"${ITEMFS_VERSION:?}"*) ;; *) fail "itemfs version: expected $ITEMFS_VERSION in '$version'" ;; esac
+fuse_mm=$(pkg-config --modversion fuse3 | cut -d. -f1,2)
+case "$version" in *"(libfuse $fuse_mm, store format 1)"*) ;; *) fail "itemfs version: expected '(libfuse $fuse_mm, store format 1)' in '$version'" ;; esac
 rc=0
 err=$("$ITEMFS" frobnicate 2>&1 >/dev/null) || rc=$?
 assert_ne 0 "$rc" "exit status of itemfs frobnicate"
