@@ -157,6 +157,12 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out);
 void fs_options_free(struct fs_options *opts);
 void fs_usage(FILE *out);
 
+/* fs/cmd_check.c: `itemfs check`; argv holds the arguments after `check` */
+int cmd_check(int argc, char **argv);
+/* fs/cmd_backup.c: `itemfs backup` and `itemfs restore`; argv as for cmd_check() */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
 /* fs/inode.c */
 int fs_itab_init(struct fs_inode_table *t);
 void fs_itab_destroy(struct fs_inode_table *t);

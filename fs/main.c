@@ -318,6 +318,12 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "mount") == 0)
 		return cmd_mount(argc - 2, argv + 2);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 2, argv + 2);
+	if (strcmp(cmd, "backup") == 0)
+		return cmd_backup(argc - 2, argv + 2);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("itemfs %s (libfuse %d.%d, store format %u)\n", ITEMFS_VERSION,
 		       fuse_version() / 100, fuse_version() % 100, STORE_FORMAT_VERSION);

@@ -637,4 +637,6 @@ const struct store_ops lmdb_ops = {
     .xattr_remove = op_xattr_remove,
     .statfs = lmdb_statfs,
     .sync = lmdb_sync,
+    .check = lmdb_check,
+    .backup = lmdb_backup,
 };

@@ -21,7 +21,7 @@
 #include "lmdb_i.h"
 
 #define MIB ((size_t)1 << 20)
-#define LMDB_MAP_DEFAULT (64 * MIB)
+#define LMDB_MAP_DEFAULT (1024 * MIB) /* address space; the file grows only as pages are used */
 /* A write txn begins with at least max(this, map size / 4) bytes of map free. */
 #define LMDB_ROOM_MIN (256 * MIB) /* default of store_config.map_room_min */
 #define LMDB_IDLE_MAX 8 /* reset read txns kept for reuse */
@@ -204,6 +204,31 @@ static int env_open_errno(const struct store_config *cfg, int rc, const char *fi
 }
 
 /*
+ * Refuses a data.mdb shorter than the pages its newest meta page counts (a
+ * copy cut short, e.g. on a full disk): reading past its end would fault
+ * (SIGBUS) instead of failing. LMDB writes a commit's pages before its meta
+ * page, so a whole file is never shorter.
+ */
+static int check_length(const struct store_config *cfg, MDB_env *env, const MDB_envinfo *info)
+{
+	mdb_filehandle_t fd;
+	struct stat sb;
+	MDB_stat ms;
+	uint64_t need;
+
+	if (mdb_env_get_fd(env, &fd) || fstat(fd, &sb) < 0 || mdb_env_stat(env, &ms))
+		return 0; /* nothing to compare with; the open goes on as before */
+	need = ((uint64_t)info->me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size >= need)
+		return 0;
+	store_log(cfg->log, LOG_ERR,
+		  "%s: data.mdb is %llu bytes, but its pages reach %llu bytes: the file is "
+		  "truncated (damaged; an incomplete copy?)",
+		  cfg->path, (unsigned long long)sb.st_size, (unsigned long long)need);
+	return -EIO;
+}
+
+/*
  * Checks, without modifying anything (MDB_RDONLY|MDB_NOLOCK: not even a lock
  * file), that cfg->path holds an itemfs store of our format, and reports the
  * map size recorded in it.
@@ -227,8 +252,13 @@ static int validate(const struct store_config *cfg, size_t *map_size)
 	rc = mdb_env_set_maxdbs(env, LMDB_MAXDBS);
 	if (!rc)
 		rc = mdb_env_open(env, cfg->path, MDB_RDONLY | MDB_NOLOCK, 0600);
-	if (!rc)
+	if (!rc) {
+		mdb_env_info(env, &info);
+		rc = check_length(cfg, env, &info); /* before any page past the metas is read */
+		if (rc)
+			goto out;
 		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	}
 	if (rc) {
 		rc = env_open_errno(cfg, rc, "data.mdb");
 		goto out;

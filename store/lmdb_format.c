@@ -142,20 +142,19 @@ void lmdb_inode_encode(const struct store_attr *a, unsigned char rec[LMDB_INODE_
 	put_time(p, &a->ctime);
 }
 
-int lmdb_inode_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v,
-		      struct store_attr *out)
+/*
+ * lmdb_inode_decode() without the log line, for the checker: *version is
+ * always set to the record version byte found (0 for an empty value); -EIO
+ * when the record is not LMDB_INODE_REC_LEN bytes of LMDB_INODE_REC_VERSION.
+ */
+int lmdb_inode_parse(uint64_t ino, const MDB_val *v, struct store_attr *out, unsigned *version)
 {
 	const unsigned char *p = v->mv_data;
 	struct store_attr a = {.ino = ino};
 
-	if (v->mv_size != LMDB_INODE_REC_LEN || p[0] != LMDB_INODE_REC_VERSION) {
-		lmdb_log(st, LOG_ERR,
-			 "inode %llu: unreadable record (%zu bytes, version %u; expected %u bytes, "
-			 "version %u)",
-			 (unsigned long long)ino, v->mv_size, v->mv_size ? p[0] : 0,
-			 LMDB_INODE_REC_LEN, LMDB_INODE_REC_VERSION);
+	*version = v->mv_size ? p[0] : 0;
+	if (v->mv_size != LMDB_INODE_REC_LEN || p[0] != LMDB_INODE_REC_VERSION)
 		return -EIO;
-	}
 	p++;
 	a.mode = get_le32(&p);
 	a.uid = get_le32(&p);
@@ -171,6 +170,21 @@ int lmdb_inode_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *
 	get_time(&p, &a.ctime);
 	*out = a;
 	return 0;
+}
+
+int lmdb_inode_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v,
+		      struct store_attr *out)
+{
+	unsigned version;
+	int rc = lmdb_inode_parse(ino, v, out, &version);
+
+	if (rc)
+		lmdb_log(st, LOG_ERR,
+			 "inode %llu: unreadable record (%zu bytes, version %u; expected %u bytes, "
+			 "version %u)",
+			 (unsigned long long)ino, v->mv_size, version, LMDB_INODE_REC_LEN,
+			 LMDB_INODE_REC_VERSION);
+	return rc;
 }
 
 void lmdb_dirent_encode(unsigned char val[LMDB_DIRENT_VAL_LEN], uint64_t ino, uint32_t mode)
@@ -201,6 +215,27 @@ void lmdb_data_encode(void *dst, const void *data, size_t len)
 }
 
 /*
+ * lmdb_data_decode() without the log line, for the checker: -EIO when v is
+ * too short to hold a checksum and data, -EBADMSG on a checksum mismatch.
+ * *data and *len are written on success only.
+ */
+int lmdb_data_parse(const MDB_val *v, const void **data, size_t *len)
+{
+	const unsigned char *p = v->mv_data;
+	const unsigned char *bytes = p + LMDB_DATA_HDR_LEN;
+	size_t n;
+
+	if (v->mv_size <= LMDB_DATA_HDR_LEN)
+		return -EIO;
+	n = v->mv_size - LMDB_DATA_HDR_LEN;
+	if (get_le64(&p) != XXH3_64bits(bytes, n))
+		return -EBADMSG;
+	*data = bytes;
+	*len = n;
+	return 0;
+}
+
+/*
  * Checks a data value's checksum and points *data at its bytes (valid as
  * long as v is). -EBADMSG on a mismatch, -EIO on a value too short to hold
  * a checksum; both logged.
@@ -208,22 +243,13 @@ void lmdb_data_encode(void *dst, const void *data, size_t len)
 int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v, const void **data,
 		     size_t *len)
 {
-	const unsigned char *p = v->mv_data;
-	const unsigned char *bytes = p + LMDB_DATA_HDR_LEN;
-	size_t n;
+	int rc = lmdb_data_parse(v, data, len);
 
-	if (v->mv_size <= LMDB_DATA_HDR_LEN) {
+	if (rc == -EIO)
 		lmdb_log(st, LOG_ERR, "inode %llu: data value of %zu bytes has no data",
 			 (unsigned long long)ino, v->mv_size);
-		return -EIO;
-	}
-	n = v->mv_size - LMDB_DATA_HDR_LEN;
-	if (get_le64(&p) != XXH3_64bits(bytes, n)) {
+	else if (rc == -EBADMSG)
 		lmdb_log(st, LOG_ERR, "item data checksum mismatch (inode %llu)",
 			 (unsigned long long)ino);
-		return -EBADMSG;
-	}
-	*data = bytes;
-	*len = n;
-	return 0;
+	return rc;
 }

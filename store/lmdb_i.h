@@ -1,10 +1,15 @@
 /*
- * lmdb_i.h - the LMDB backend's private types, shared by its three files:
+ * lmdb_i.h - the LMDB backend's private types, shared by its files:
  *   lmdb_env.c     opening and validating a store, transactions, map growth,
  *                  statfs, sync, and the one LMDB-code-to-errno mapping;
  *   lmdb_format.c  the byte layout of every key and value (the code form of
  *                  docs/store-format.md);
- *   lmdb.c         the item operations (inodes, entries, data, xattrs).
+ *   lmdb.c         the item operations (inodes, entries, data, xattrs);
+ *   lmdb_check.c, lmdb_check_tree.c
+ *                  store_check(): the offline verification of a whole store
+ *                  (their shared types are in lmdb_check_i.h);
+ *   lmdb_backup.c  store_backup() (a compacted copy in one read transaction)
+ *                  and store_in_use() (read from LMDB's lock file).
  * Only these files include lmdb.h; no MDB_* type leaves store/.
  */
 #ifndef ITEMFS_LMDB_I_H
@@ -134,11 +139,21 @@ int lmdb_u64_get(const MDB_val *v, uint64_t *out);
 void lmdb_inode_encode(const struct store_attr *a, unsigned char rec[LMDB_INODE_REC_LEN]);
 int lmdb_inode_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v,
 		      struct store_attr *out);
+int lmdb_inode_parse(uint64_t ino, const MDB_val *v, struct store_attr *out, unsigned *version);
 void lmdb_dirent_encode(unsigned char val[LMDB_DIRENT_VAL_LEN], uint64_t ino, uint32_t mode);
 int lmdb_dirent_decode(const struct lmdb_store *st, uint64_t parent, const MDB_val *v,
 		       uint64_t *ino, uint32_t *type);
 void lmdb_data_encode(void *dst, const void *data, size_t len);
 int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v, const void **data,
 		     size_t *len);
+int lmdb_data_parse(const MDB_val *v, const void **data, size_t *len);
+
+/* lmdb_check.c */
+int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,
+	       struct store_check_summary *out);
+
+/* lmdb_backup.c */
+int lmdb_backup(struct store *st, int fd, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		void *arg);
 
 #endif /* ITEMFS_LMDB_I_H */

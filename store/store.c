@@ -195,3 +195,30 @@ int store_sync(struct store *st)
 {
 	return st->ops->sync(st);
 }
+
+int store_check(struct store *st, const struct store_check_ops *cb, void *arg,
+		struct store_check_summary *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (!st->ops->check)
+		return -EOPNOTSUPP;
+	return st->ops->check(st, cb, arg, out);
+}
+
+int store_backup(struct store *st, int fd,
+		 void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!st->ops->backup)
+		return -EOPNOTSUPP;
+	return st->ops->backup(st, fd, progress, arg);
+}
+
+int store_in_use(const char *path)
+{
+	if (!path)
+		return -EINVAL;
+	return store_lmdb_in_use(path);
+}

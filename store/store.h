@@ -56,13 +56,15 @@
 
 struct store;
 struct store_txn;
+struct store_check_ops;     /* store_check(), below */
+struct store_check_summary; /* store_check(), below */
 
 /* Configuration for store_open(); zeroed fields take the defaults. */
 struct store_config {
 	const char *path;     /* store directory; borrowed for the call */
 	bool read_only;       /* open without write access */
 	bool create;          /* create the store if the directory is absent or empty */
-	size_t map_size_init; /* bytes; initial LMDB map size (default 64 MiB) */
+	size_t map_size_init; /* bytes; initial LMDB map size (default 1 GiB) */
 	/* bytes of free map a write transaction begins with at least, beside a
 	 * quarter of the map (default 256 MiB: address space, not disk, sized
 	 * for a whole group commit) */
@@ -148,6 +150,10 @@ struct store_ops {
 	int (*xattr_remove)(struct store_txn *txn, uint64_t ino, const char *name);
 	int (*statfs)(struct store *st, struct store_statfs *out);
 	int (*sync)(struct store *st);
+	int (*check)(struct store *st, const struct store_check_ops *cb, void *arg,
+		     struct store_check_summary *out);
+	int (*backup)(struct store *st, int fd,
+		      void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg);
 };
 
 /* Every backend's struct store begins with this. */
@@ -285,6 +291,85 @@ int store_statfs(struct store *st, struct store_statfs *out);
 
 /* Flushes everything committed to stable storage. */
 int store_sync(struct store *st);
+
+/* What store_check() counted (docs/store-format.md, "itemfs check"). */
+struct store_check_summary {
+	uint64_t inodes;      /* inode records */
+	uint64_t items;       /* inodes that are neither directories nor symlinks */
+	uint64_t directories; /* the root included */
+	uint64_t symlinks;
+	uint64_t bytes;       /* sum of the items' sizes, bytes */
+	uint64_t problems;    /* problems reported through cb->problem */
+};
+
+/* The callbacks of store_check(); each may be NULL. */
+struct store_check_ops {
+	/*
+	 * One problem. ino: the inode it is about, or 0 for the store as a
+	 * whole (e.g. the meta database). path: the inode's path from the root
+	 * ("table/dir/item"; "/" for the root; "(inode N)/dir/item" below an
+	 * inode N that is not reachable from the root), or NULL when it has
+	 * none. msg: what is wrong, one line. path and msg are valid only
+	 * during the call. Problems come in inode order, after the walk.
+	 */
+	void (*problem)(void *arg, uint64_t ino, const char *path, const char *msg);
+	/* done of total inode records checked so far; called every few inodes. */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+};
+
+/*
+ * Verifies the whole store in one read transaction (one consistent
+ * snapshot, so it may run while the store is mounted by another process):
+ * the format, every record's shape, every data checksum, and the tree
+ * invariants the store keeps; docs/store-format.md ("itemfs check") lists
+ * each check. Nothing is written. Memory: a few dozen bytes per inode.
+ * Returns 0 when the whole store was checked (clean or not: see
+ * out->problems), with *out written. Errors: -EIO (LMDB failed while reading
+ * a damaged store: the check stopped; what it found is still reported,
+ * without paths, a problem of inode 0 says where it stopped, and *out is
+ * not written), -ENOMEM, -EINVAL (out is NULL), -EOPNOTSUPP (a backend
+ * without a checker). st and cb are borrowed for the call. Callbacks run
+ * on the calling thread, which must have no transaction of st open.
+ */
+int store_check(struct store *st, const struct store_check_ops *cb, void *arg,
+		struct store_check_summary *out);
+
+/*
+ * Writes a compacted copy of the whole store to fd: the LMDB data file of
+ * one read transaction, without its free pages. It is one point in time:
+ * what other threads and processes commit while it runs is not in it. A
+ * store directory whose data.mdb is the copy opens as the store as it was
+ * (docs/store-format.md, "Backup and restore").
+ * fd: borrowed, open for writing; written sequentially from its current
+ * offset (a pipe will do), neither synced nor closed.
+ * progress (may be NULL): called on the calling thread after each chunk
+ * written, with done the bytes written so far and total an estimate (the
+ * store's used bytes, see store_statfs(); never below done); a copy that
+ * succeeds ends with one call where done == total == its length. It comes
+ * often: throttle any display in it.
+ * The copy runs on a thread of its own; other threads and processes may
+ * read and write meanwhile. While it runs, this process does not grow the
+ * map (a write transaction of this process that would grow it waits a
+ * second, then begins without). Memory: about 3 MB.
+ * Errors: those of write(2) to fd, as they are (-ENOSPC, -EFBIG, -EBADF,
+ * ...; a closed pipe raises SIGPIPE on the calling thread, as write(2)
+ * does); -ENOMEM; -EIO (LMDB failed while reading the store, logged);
+ * -EOPNOTSUPP (a backend without backups). On error fd holds part of a
+ * copy: discard it. st is borrowed for the call.
+ */
+int store_backup(struct store *st, int fd,
+		 void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg);
+
+/*
+ * Tells whether another process has the store in directory path open (a
+ * mount, `itemfs check`, a backup): 1 if so, 0 if not (also when path holds
+ * no lock file), or a negative errno (-EACCES, -ENAMETOOLONG, ...) when it
+ * cannot tell. It opens the lock file read-only and changes nothing. A
+ * process that opens the store after the answer is not seen: a caller that
+ * replaces a store accepts that race. Must not be called for a store this
+ * process has open (closing the lock file would drop this process's locks).
+ */
+int store_in_use(const char *path);
 
 /*
  * True when an item whose name is keylen bytes and whose xattrs take

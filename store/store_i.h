@@ -23,6 +23,9 @@ struct store_txn {
  */
 int store_lmdb_open(const struct store_config *cfg, struct store **out);
 
+/* The LMDB backend's store_in_use(): the contract of store_in_use(). */
+int store_lmdb_in_use(const char *path);
+
 /*
  * Formats one log line and hands it to log, or writes it to stderr when log
  * is NULL. priority is a syslog(3) priority (LOG_ERR, ...).

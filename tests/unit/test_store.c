@@ -1440,7 +1440,7 @@ static void test_statfs(void **state)
 
 	assert_int_equal(store_statfs(f->st, &s0), 0);
 	assert_int_equal(s0.inodes, 1);
-	assert_int_equal(s0.map_size, 64 * MIB);
+	assert_int_equal(s0.map_size, 1024 * MIB); /* the default map */
 	assert_true(s0.bytes_used > 0 && s0.bytes_used % 4096 == 0);
 	assert_true(s0.bytes_avail > 0);
 
@@ -1597,7 +1597,7 @@ static void test_growth_waits_for_readers(void **state)
  */
 static int child_write_items(const char *path, int n)
 {
-	struct store_config cfg = {.path = path, .log = capture_log, .map_room_min = 16 * MIB};
+	struct store_config cfg = {.path = path, .log = capture_log, .map_size_init = 1 * MIB, .map_room_min = 16 * MIB};
 	unsigned char *buf = pattern(400000 + n, 0);
 	struct store_txn *t;
 	struct store *st;
@@ -1713,6 +1713,1126 @@ static void test_growth_with_concurrent_readers(void **state)
 	check_items(f->st, first, 50);
 }
 
+/* ---- nested transactions ---------------------------------------------- */
+
+static struct store_txn *begin_nested(struct store_txn *parent)
+{
+	struct store_txn *t = NULL;
+
+	assert_int_equal(store_txn_begin_nested(parent, &t), 0);
+	assert_non_null(t);
+	return t;
+}
+
+/* Every field of two attribute records is equal. */
+static void assert_attr_equal(const struct store_attr *a, const struct store_attr *b)
+{
+	assert_int_equal(a->ino, b->ino);
+	assert_int_equal(a->mode, b->mode);
+	assert_int_equal(a->uid, b->uid);
+	assert_int_equal(a->gid, b->gid);
+	assert_int_equal(a->nlink, b->nlink);
+	assert_int_equal(a->size, b->size);
+	assert_int_equal(a->parent, b->parent);
+	assert_int_equal(a->keylen, b->keylen);
+	assert_int_equal(a->xattr_bytes, b->xattr_bytes);
+	assert_int_equal(a->version, b->version);
+	assert_int_equal(ts_cmp(a->atime, b->atime), 0);
+	assert_int_equal(ts_cmp(a->mtime, b->mtime), 0);
+	assert_int_equal(ts_cmp(a->ctime, b->ctime), 0);
+}
+
+static void test_nested_commit_merges(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *p, *c;
+	uint64_t mine, child, ino;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	mine = make_file(p, STORE_ROOT_INO, "parent");
+	assert_int_equal(store_data_put(p, mine, "from parent", 11), 0);
+
+	c = begin_nested(p);
+	/* the child sees what the parent wrote before it began */
+	assert_int_equal(store_dirent_get(c, STORE_ROOT_INO, "parent", 6, &ino), 0);
+	assert_int_equal(ino, mine);
+	assert_data(c, mine, "from parent", 11);
+	child = make_file(c, STORE_ROOT_INO, "child");
+	assert_int_equal(store_data_put(c, child, "from child", 10), 0);
+	assert_int_equal(store_xattr_set(c, mine, "user.k", "v", 1, 0), 0);
+	assert_int_equal(store_txn_commit(c), 0);
+
+	/* merged into the parent, which goes on */
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "child", 5, &ino), 0);
+	assert_int_equal(ino, child);
+	assert_data(p, child, "from child", 10);
+	assert_int_equal(attr_of(p, mine).xattr_bytes, 7);
+	assert_int_equal(attr_of(p, STORE_ROOT_INO).nlink, 2);
+	assert_int_equal(store_txn_commit(p), 0);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	p = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "child", 5, &ino), 0);
+	assert_int_equal(ino, child);
+	assert_data(p, child, "from child", 10);
+	assert_data(p, mine, "from parent", 11);
+	assert_int_equal(attr_of(p, mine).xattr_bytes, 7);
+	assert_int_equal(attr_of(p, child).nlink, 1);
+	assert_int_equal(store_txn_commit(p), 0);
+}
+
+static void test_nested_abort_restores(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_attr root, mine_a, a;
+	struct store_txn *p, *c;
+	uint64_t mine, child, again, ino;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	mine = make_file(p, STORE_ROOT_INO, "parent");
+	assert_int_equal(store_data_put(p, mine, "kept", 4), 0);
+	root = attr_of(p, STORE_ROOT_INO);
+	mine_a = attr_of(p, mine);
+
+	c = begin_nested(p);
+	child = make_file(c, STORE_ROOT_INO, "child"); /* ino_alloc + inode_put + dirent_add */
+	assert_int_equal(store_data_put(c, child, "gone", 4), 0);
+	assert_int_equal(store_data_put(c, mine, "overwritten", 11), 0);
+	assert_int_equal(store_dirent_add(c, STORE_ROOT_INO, "second", 6, mine), 0);
+	assert_int_equal(store_xattr_set(c, mine, "user.k", "v", 1, 0), 0);
+	assert_int_equal(
+	    store_inode_put(c, &(struct store_attr){.ino = STORE_ROOT_INO, .mode = S_IFDIR | 0700}),
+	    0);
+	store_txn_abort(c);
+
+	/* the parent is exactly as it was before the child began */
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "child", 5, &ino), -ENOENT);
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "second", 6, &ino), -ENOENT);
+	assert_int_equal(store_inode_get(p, child, &a), -ENOENT);
+	assert_data(p, mine, "kept", 4);
+	a = attr_of(p, STORE_ROOT_INO);
+	assert_attr_equal(&a, &root);
+	a = attr_of(p, mine);
+	assert_attr_equal(&a, &mine_a);
+	assert_int_equal(store_xattr_get(p, mine, "user.k", NULL, 0, &(size_t){0}), -ENODATA);
+	/* the inode number the child took was never used: it comes back */
+	assert_int_equal(store_ino_alloc(p, &again), 0);
+	assert_int_equal(again, child);
+	assert_int_equal(store_txn_commit(p), 0);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	p = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "parent", 6, &ino), 0);
+	assert_int_equal(ino, mine);
+	assert_data(p, mine, "kept", 4);
+	assert_int_equal(attr_of(p, mine).nlink, 1);
+	assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, "child", 5, &ino), -ENOENT);
+	assert_int_equal(store_inode_get(p, child, &a), -ENOENT);
+	assert_int_equal(attr_of(p, STORE_ROOT_INO).mode, S_IFDIR | 0755);
+	assert_int_equal(store_txn_commit(p), 0);
+}
+
+static void test_nested_failure_then_abort(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char *big = pattern(STORE_ITEM_MAX + 1, 9);
+	struct store_txn *p, *c;
+	uint64_t mine;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	mine = make_file(p, STORE_ROOT_INO, "item");
+	c = begin_nested(p);
+	assert_int_equal(store_data_put(c, mine, "small", 5), 0);
+	assert_int_equal(store_data_put(c, mine, big, STORE_ITEM_MAX), -EFBIG);
+	store_txn_abort(c);
+	assert_data(p, mine, NULL, 0);
+	assert_int_equal(store_data_put(p, mine, "after", 5), 0);
+	assert_int_equal(store_txn_commit(p), 0);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	p = begin(f->st, STORE_TXN_READ);
+	assert_data(p, mine, "after", 5);
+	assert_int_equal(attr_of(p, mine).version, 2);
+	assert_int_equal(store_txn_commit(p), 0);
+	free(big);
+}
+
+static void test_nested_on_read_txn(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *r, *c = NULL;
+
+	r = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_txn_begin_nested(r, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(attr_of(r, STORE_ROOT_INO).nlink, 2); /* r is still usable */
+	assert_int_equal(store_txn_commit(r), 0);
+}
+
+/* ---- store_check ------------------------------------------------------- */
+
+#define CHECK_MAX 16
+
+/* What store_check() reported. */
+struct found {
+	int n; /* problems reported (may exceed CHECK_MAX) */
+	uint64_t ino[CHECK_MAX];
+	char path[CHECK_MAX][256]; /* "" for a NULL path */
+	char msg[CHECK_MAX][256];
+	uint64_t done, total; /* the last progress call */
+	int progress_calls;
+};
+
+static void found_problem(void *arg, uint64_t ino, const char *path, const char *msg)
+{
+	struct found *fd = arg;
+
+	if (fd->n < CHECK_MAX) {
+		fd->ino[fd->n] = ino;
+		snprintf(fd->path[fd->n], sizeof(fd->path[0]), "%s", path ? path : "");
+		snprintf(fd->msg[fd->n], sizeof(fd->msg[0]), "%s", msg);
+	}
+	fd->n++;
+}
+
+static void found_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct found *fd = arg;
+
+	assert_true(done <= total);
+	assert_true(done >= fd->done);
+	fd->done = done;
+	fd->total = total;
+	fd->progress_calls++;
+}
+
+static struct store_check_summary run_check(struct store *st, struct found *fd)
+{
+	static const struct store_check_ops ops = {found_problem, found_progress};
+	struct store_check_summary s;
+
+	memset(fd, 0, sizeof(*fd));
+	assert_int_equal(store_check(st, &ops, fd, &s), 0);
+	assert_int_equal(s.problems, fd->n);
+	return s;
+}
+
+/* The index of the problem of ino whose message holds text, or -1. */
+static int problem_of(const struct found *fd, uint64_t ino, const char *text)
+{
+	for (int i = 0; i < fd->n && i < CHECK_MAX; i++)
+		if (fd->ino[i] == ino && strstr(fd->msg[i], text))
+			return i;
+	return -1;
+}
+
+/* Prints what was found, for a failing assertion to be understood. */
+static void print_found(const struct found *fd)
+{
+	for (int i = 0; i < fd->n && i < CHECK_MAX; i++)
+		print_message("  problem: inode %llu, path '%s': %s\n",
+			      (unsigned long long)fd->ino[i], fd->path[i], fd->msg[i]);
+}
+
+/* Asserts that exactly one problem was found: ino's, holding text, at path. */
+static void assert_one_problem(const struct found *fd, uint64_t ino, const char *path,
+			       const char *text)
+{
+	if (fd->n != 1 || problem_of(fd, ino, text) != 0 || strcmp(fd->path[0], path) != 0) {
+		print_message("expected one problem of inode %llu at '%s' with '%s'; got %d:\n",
+			      (unsigned long long)ino, path, text, fd->n);
+		print_found(fd);
+		fail();
+	}
+}
+
+/*
+ * A store with every kind of inode:
+ *   t1/            d/a   "hello world", user.a = "1", also named t2/b
+ *   t1/d/          d/e   empty
+ *   t1/s -> d/a    t2/   user.t = "xyz"
+ *   t2/big         1000 bytes
+ */
+struct tree {
+	uint64_t t1, d, a, e, s, t2, big;
+};
+
+static struct tree make_tree(struct fx *f)
+{
+	unsigned char *big = pattern(1000, 1);
+	struct store_txn *t;
+	struct tree tr;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	tr.t1 = make_dir(t, STORE_ROOT_INO, "t1");
+	tr.d = make_dir(t, tr.t1, "d");
+	tr.a = make_file(t, tr.d, "a");
+	assert_int_equal(store_data_put(t, tr.a, "hello world", 11), 0);
+	assert_int_equal(store_xattr_set(t, tr.a, "user.a", "1", 1, 0), 0);
+	tr.e = make_file(t, tr.d, "e");
+	tr.s = make_node(t, tr.t1, "s", 1, S_IFLNK | 0777);
+	assert_int_equal(store_data_put(t, tr.s, "d/a", 3), 0);
+	tr.t2 = make_dir(t, STORE_ROOT_INO, "t2");
+	assert_int_equal(store_xattr_set(t, tr.t2, "user.t", "xyz", 3, 0), 0);
+	assert_int_equal(store_dirent_add(t, tr.t2, "b", 1, tr.a), 0);
+	tr.big = make_file(t, tr.t2, "big");
+	assert_int_equal(store_data_put(t, tr.big, big, 1000), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(big);
+	return tr;
+}
+
+/* The counts of make_tree(): root, t1, d, a, e, s, t2, big. */
+static void assert_tree_counts(const struct store_check_summary *s)
+{
+	assert_int_equal(s->inodes, 8);
+	assert_int_equal(s->items, 3);
+	assert_int_equal(s->directories, 4);
+	assert_int_equal(s->symlinks, 1);
+	assert_int_equal(s->bytes, 11 + 0 + 1000);
+}
+
+/* Closes the store and opens its files with raw LMDB, for damage. */
+static void damage_begin(struct fx *f, struct raw *r)
+{
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(r, f->path, true);
+}
+
+/* Commits the damage and opens the store again, read-only. */
+static void damage_end(struct fx *f, struct raw *r)
+{
+	struct store_config cfg = config(f);
+
+	raw_close(r);
+	cfg.create = false;
+	cfg.read_only = true;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+}
+
+/* Writes a width-byte little-endian field at off of ino's inode record. */
+static void damage_inode(struct raw *r, uint64_t ino, size_t off, int width, uint64_t value)
+{
+	MDB_dbi dbi = raw_dbi(r, "inode", 0);
+	unsigned char key[8], rec[85];
+	MDB_val k = {8, key}, v;
+
+	put_be64(key, ino);
+	assert_int_equal(mdb_get(r->txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(rec));
+	memcpy(rec, v.mv_data, sizeof(rec));
+	put_le(rec + off, value, width);
+	v = (MDB_val){sizeof(rec), rec};
+	assert_int_equal(mdb_put(r->txn, dbi, &k, &v, 0), 0);
+}
+
+/* Deletes key ino ‖ name (name may be NULL) from database db. */
+static void damage_del(struct raw *r, const char *db, uint64_t ino, const char *name)
+{
+	unsigned char key[8 + 256];
+	size_t len = name ? strlen(name) : 0;
+	MDB_val k = {8 + len, key};
+
+	put_be64(key, ino);
+	if (len)
+		memcpy(key + 8, name, len);
+	assert_int_equal(mdb_del(r->txn, raw_dbi(r, db, 0), &k, NULL), 0);
+}
+
+/* Adds the dirent dir/name -> child of the given type. */
+static void damage_add_dirent(struct raw *r, uint64_t dir, const char *name, uint64_t child,
+			      uint32_t type)
+{
+	unsigned char key[8 + 256], val[12];
+	size_t len = strlen(name);
+	MDB_val k = {8 + len, key}, v = {sizeof(val), val};
+
+	put_be64(key, dir);
+	memcpy(key + 8, name, len);
+	put_le(val, child, 8);
+	put_le(val + 8, type, 4);
+	assert_int_equal(mdb_put(r->txn, raw_dbi(r, "dirent", 0), &k, &v, 0), 0);
+}
+
+static void test_check_clean(void **state)
+{
+	struct fx *f = *state;
+	struct store_check_summary s;
+	struct found fd;
+
+	s = run_check(f->st, &fd); /* a new store: the root alone */
+	assert_int_equal(s.inodes, 1);
+	assert_int_equal(s.directories, 1);
+	assert_int_equal(s.items + s.symlinks + s.bytes + s.problems, 0);
+
+	make_tree(f);
+	log_count = 0; /* the map grew: logged */
+	s = run_check(f->st, &fd);
+	if (fd.n)
+		print_found(&fd);
+	assert_int_equal(fd.n, 0);
+	assert_int_equal(s.problems, 0);
+	assert_tree_counts(&s);
+	assert_true(fd.progress_calls >= 1);
+	assert_int_equal(fd.done, 8);
+	assert_int_equal(fd.total, 8);
+
+	/* read-only, as `itemfs check` opens it; without callbacks */
+	{
+		struct store_config cfg = config(f);
+		struct store_check_summary s2;
+
+		cfg.create = false;
+		cfg.read_only = true;
+		reopen(f, &cfg);
+		assert_int_equal(store_check(f->st, NULL, NULL, &s2), 0);
+		assert_int_equal(s2.problems, 0);
+		assert_tree_counts(&s2);
+	}
+	assert_int_equal(log_count, 0);
+}
+
+static void test_check_data_checksum(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct store_check_summary s;
+	MDB_val k, v;
+	unsigned char key[8], *copy;
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	put_be64(key, tr.big);
+	k = (MDB_val){8, key};
+	assert_int_equal(mdb_get(r.txn, raw_dbi(&r, "data", 0), &k, &v), 0);
+	copy = malloc(v.mv_size);
+	assert_non_null(copy);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[8 + 500] ^= 0x01;
+	v.mv_data = copy;
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "data", 0), &k, &v, 0), 0);
+	damage_end(f, &r);
+	free(copy);
+
+	log_count = 0;
+	s = run_check(f->st, &fd);
+	assert_tree_counts(&s);
+	assert_one_problem(&fd, tr.big, "t2/big", "data checksum mismatch");
+	assert_int_equal(log_count, 0); /* the checker reports; it does not log */
+}
+
+static void test_check_wrong_size(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_inode(&r, tr.big, 17, 8, 999); /* size */
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.big, "t2/big", "size 999, but data of 1000 bytes");
+}
+
+static void test_check_dangling_dirent(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct store_check_summary s;
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_del(&r, "inode", tr.e, NULL); /* e: no data, no xattrs */
+	damage_end(f, &r);
+	s = run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.e, "t1/d/e", "which does not exist");
+	assert_int_equal(s.inodes, 7);
+}
+
+static void test_check_orphan_inode(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_del(&r, "dirent", tr.d, "e");
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.e, "", "orphan: no directory entry names it (nlink 1)");
+}
+
+static void test_check_orphan_directory(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	unsigned char key[8], *copy;
+	struct found fd;
+	struct raw r;
+	MDB_val k = {8, key}, v;
+	int i;
+
+	damage_begin(f, &r);
+	damage_del(&r, "dirent", STORE_ROOT_INO, "t2");
+	put_be64(key, tr.big); /* and damage an item in it */
+	assert_int_equal(mdb_get(r.txn, raw_dbi(&r, "data", 0), &k, &v), 0);
+	copy = malloc(v.mv_size);
+	assert_non_null(copy);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] ^= 0x80;
+	v.mv_data = copy;
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "data", 0), &k, &v, 0), 0);
+	damage_end(f, &r);
+	free(copy);
+
+	run_check(f->st, &fd);
+	print_found(&fd);
+	assert_int_equal(fd.n, 3);
+	/* root: nlink 4 counted t2; t2: orphan, big below it (a has another name) */
+	assert_int_equal(problem_of(&fd, STORE_ROOT_INO, "nlink 4, expected 3"), 0);
+	assert_string_equal(fd.path[0], "/");
+	i = problem_of(&fd, tr.t2, "orphan: no directory entry names it; 1 inode below it");
+	assert_int_equal(i, 1);
+	assert_string_equal(fd.path[i], "");
+	i = problem_of(&fd, tr.big, "data checksum mismatch");
+	assert_int_equal(i, 2);
+	snprintf(fd.path[CHECK_MAX - 1], sizeof(fd.path[0]), "(inode %llu)/big",
+		 (unsigned long long)tr.t2);
+	assert_string_equal(fd.path[i], fd.path[CHECK_MAX - 1]);
+}
+
+static void test_check_file_nlink(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_inode(&r, tr.a, 13, 4, 3); /* nlink: it has 2 names */
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.a, "t1/d/a", "nlink 3, but 2 directory entries name it");
+}
+
+static void test_check_dir_nlink(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_inode(&r, tr.t1, 13, 4, 2); /* nlink: it has a subdirectory */
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.t1, "t1", "nlink 2, expected 3 (2 + 1 subdirectories)");
+}
+
+static void test_check_parent_pointer(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	char want[128];
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_inode(&r, tr.d, 25, 8, tr.t2); /* parent */
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	snprintf(want, sizeof(want), "parent pointer %llu, but directory %llu holds it",
+		 (unsigned long long)tr.t2, (unsigned long long)tr.t1);
+	assert_one_problem(&fd, tr.d, "t1/d", want);
+}
+
+static void test_check_records_of_missing_inodes(void **state)
+{
+	struct fx *f = *state;
+	unsigned char key[8 + 6], val[8 + 3];
+	MDB_val k = {8, key}, v = {sizeof(val), val};
+	struct found fd;
+	struct raw r;
+
+	make_tree(f);
+	damage_begin(f, &r);
+	put_be64(key, 999);
+	put_le(val, XXH3_64bits("abc", 3), 8);
+	memcpy(val + 8, "abc", 3);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "data", 0), &k, &v, 0), 0);
+	put_be64(key, 998);
+	memcpy(key + 8, "user.x", 6);
+	k.mv_size = sizeof(key);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "xattr", 0), &k, &v, 0), 0);
+	damage_end(f, &r);
+
+	run_check(f->st, &fd);
+	assert_int_equal(fd.n, 2);
+	assert_int_equal(problem_of(&fd, 998, "an xattr record for an inode that does not exist"),
+			 0);
+	assert_int_equal(problem_of(&fd, 999, "a data record for an inode that does not exist"), 1);
+	assert_string_equal(fd.path[0], "");
+	assert_string_equal(fd.path[1], "");
+}
+
+static void test_check_xattr_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	damage_begin(f, &r);
+	damage_inode(&r, tr.t2, 37, 4, 10); /* xattr_bytes: "user.t" + "xyz" is 9 */
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, tr.t2, "t2", "xattr_bytes 10, but its xattrs take 9 bytes");
+}
+
+static void test_check_directory_cycle(void **state)
+{
+	struct fx *f = *state;
+	struct tree tr = make_tree(f);
+	struct found fd;
+	struct raw r;
+
+	/* move d into itself behind the store's back */
+	damage_begin(f, &r);
+	damage_del(&r, "dirent", tr.t1, "d");
+	damage_add_dirent(&r, tr.d, "loop", tr.d, S_IFDIR);
+	damage_end(f, &r);
+	run_check(f->st, &fd);
+	print_found(&fd);
+	assert_int_equal(fd.n, 5);
+	assert_true(problem_of(&fd, tr.t1, "nlink 3, expected 2") >= 0);
+	assert_true(problem_of(&fd, tr.d, "nlink 2, expected 3") >= 0);
+	assert_true(problem_of(&fd, tr.d, "parent pointer") >= 0);
+	assert_true(problem_of(&fd, tr.d, "keylen 1, but its name is 4 bytes") >= 0);
+	/* a is still reachable as t2/b; e is lost with d */
+	assert_true(problem_of(&fd, tr.d, "a cycle of directories") >= 0);
+	assert_true(problem_of(&fd, tr.d, "; 1 inode below it is unreachable") >= 0);
+	assert_int_equal(problem_of(&fd, tr.a, ""), -1);
+}
+
+/* In a child process (no cmocka): sets the store's format record. */
+static int child_set_format(const char *path, uint32_t format)
+{
+	unsigned char num[4];
+	MDB_val k = {6, (void *)"format"}, v = {4, num};
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	put_le(num, format, 4);
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) || mdb_env_open(env, path, 0, 0600))
+		return 1;
+	rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+	if (!rc)
+		rc = mdb_put(txn, dbi, &k, &v, 0);
+	if (!rc)
+		rc = mdb_txn_commit(txn);
+	mdb_env_close(env);
+	return rc ? 2 : 0;
+}
+
+static void test_check_format_version(void **state)
+{
+	struct fx *f = *state;
+	struct found fd;
+	int status;
+	pid_t pid;
+
+	make_tree(f);
+	/* store_open() refuses another format; a store can change under an open one */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_set_format(f->path, 2));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, 0, "", "meta: format version 2, expected 1");
+}
+
+/* ---- backup ------------------------------------------------------------ */
+
+/* What store_backup() reported through its progress callback. Failures are
+ * counted, not asserted: the callback runs inside store_backup(). */
+struct bk_progress {
+	uint64_t done, total; /* the last call */
+	int calls;
+	int bad;		 /* calls that broke the contract */
+	int (*first)(void *arg); /* run once, inside the first call; nonzero: failed */
+	void *first_arg;
+	int first_rc;
+};
+
+static void bk_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct bk_progress *p = arg;
+
+	if (done > total || done < p->done || done == 0)
+		p->bad++;
+	p->done = done;
+	p->total = total;
+	if (p->calls++ == 0 && p->first)
+		p->first_rc = p->first(p->first_arg);
+}
+
+/*
+ * Backs the store up into dir/data.mdb (dir is made), the way a backup is
+ * restored; asserts success and the progress contract. Returns the size.
+ */
+static uint64_t backup_to(struct store *st, const char *dir, struct bk_progress *p)
+{
+	char file[256];
+	struct stat sb;
+	int fd;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(store_backup(st, fd, bk_progress, p), 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	close(fd);
+	assert_int_equal(p->bad, 0);
+	assert_int_equal(p->first_rc, 0);
+	assert_true(p->calls >= 1);
+	assert_int_equal(p->done, (uint64_t)sb.st_size); /* the last call: all of it */
+	assert_int_equal(p->total, (uint64_t)sb.st_size);
+	return (uint64_t)sb.st_size;
+}
+
+/*
+ * A digest of every record of every database of the closed store in dir
+ * (database name, key and value, in key order), and how many records
+ * there are: two stores with equal digests hold the same inodes, entries,
+ * data, xattrs and meta records.
+ */
+static uint64_t raw_digest(const char *dir, uint64_t *records)
+{
+	static const char *const dbs[] = {"meta", "inode", "dirent", "data", "xattr"};
+	XXH3_state_t *h = XXH3_createState();
+	uint64_t n = 0, digest;
+	MDB_cursor *c;
+	MDB_val k, v;
+	struct raw r;
+	int rc;
+
+	assert_non_null(h);
+	XXH3_64bits_reset(h);
+	raw_open(&r, dir, false);
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		assert_int_equal(mdb_cursor_open(r.txn, raw_dbi(&r, dbs[i], 0), &c), 0);
+		XXH3_64bits_update(h, dbs[i], strlen(dbs[i]) + 1);
+		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+			XXH3_64bits_update(h, &k.mv_size, sizeof(k.mv_size));
+			XXH3_64bits_update(h, k.mv_data, k.mv_size);
+			XXH3_64bits_update(h, &v.mv_size, sizeof(v.mv_size));
+			XXH3_64bits_update(h, v.mv_data, v.mv_size);
+			n++;
+		}
+		assert_int_equal(rc, MDB_NOTFOUND);
+		mdb_cursor_close(c);
+	}
+	raw_close(&r);
+	digest = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	*records = n;
+	return digest;
+}
+
+/* Asserts that the closed stores in a and b hold the same records. */
+static void assert_same_records(const char *a, const char *b)
+{
+	uint64_t na, nb, da = raw_digest(a, &na), db = raw_digest(b, &nb);
+
+	assert_int_equal(nb, na);
+	assert_int_equal(db, da);
+}
+
+/* Opens the store in dir read-only as f->st (closing any other). */
+static void open_copy(struct fx *f, const char *dir)
+{
+	struct store_config cfg = {.path = dir, .read_only = true, .log = capture_log};
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+}
+
+/* Asserts that f->st checks clean; returns what the check counted. */
+static struct store_check_summary assert_clean(struct fx *f)
+{
+	struct store_check_summary s;
+	struct found fd;
+
+	s = run_check(f->st, &fd);
+	if (fd.n)
+		print_found(&fd);
+	assert_int_equal(fd.n, 0);
+	return s;
+}
+
+static void test_backup_same_records(void **state)
+{
+	struct fx *f = *state;
+	struct bk_progress p = {0};
+	struct store_check_summary want, got;
+	unsigned char *big = pattern(400000, 9);
+	struct store_statfs sf;
+	struct store_txn *t;
+	char dir[256];
+	uint64_t n, ino;
+
+	make_tree(f);
+	t = begin(f->st, STORE_TXN_WRITE);
+	ino = make_file(t, STORE_ROOT_INO, "large");
+	assert_int_equal(store_data_put(t, ino, big, 400000), 0);
+	set_xattr(t, ino, "user.v", 0);
+	set_xattr(t, ino, "trusted.x", 700);
+	assert_int_equal(store_txn_commit(t), 0);
+	want = assert_clean(f);
+
+	snprintf(dir, sizeof(dir), "%s/copy", f->tmp);
+	backup_to(f->st, dir, &p);
+	store_close(f->st);
+	f->st = NULL;
+	assert_same_records(f->path, dir);
+	raw_digest(dir, &n);
+	assert_int_equal(n, 2 + 9 + 9 + 4 + 4); /* meta, inodes, entries, data, xattrs */
+
+	open_copy(f, dir);
+	got = assert_clean(f);
+	assert_memory_equal(&got, &want, sizeof(got));
+	assert_int_equal(store_statfs(f->st, &sf), 0);
+	assert_int_equal(sf.inodes, 9);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_data(t, ino, big, 400000);
+	store_txn_abort(t);
+	free(big);
+}
+
+static void test_backup_compacts(void **state)
+{
+	struct fx *f = *state;
+	struct bk_progress p = {0};
+	struct store_statfs sf;
+	struct store_txn *t;
+	struct stat sb;
+	char dir[256], data[256];
+	unsigned char *buf;
+	uint64_t first, size;
+
+	first = write_items(f->st, 50); /* 20 MB */
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (int i = 0; i < 45; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "item%d", i);
+		assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, name, strlen(name), NULL),
+				 0);
+		assert_int_equal(store_inode_free(t, first + (uint64_t)i), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_statfs(f->st, &sf), 0);
+
+	snprintf(dir, sizeof(dir), "%s/copy", f->tmp);
+	size = backup_to(f->st, dir, &p);
+	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
+	assert_int_equal(stat(data, &sb), 0);
+	/* the freed pages stay in the store's file, and are not in the copy */
+	assert_true(sb.st_size > 20000000);
+	assert_true(size < (uint64_t)sb.st_size / 4);
+	assert_true(size >= 5 * 400000);
+	assert_true(size <= sf.bytes_used);
+	store_close(f->st);
+	f->st = NULL;
+	assert_same_records(f->path, dir);
+
+	open_copy(f, dir);
+	buf = pattern(400000 + 50, 0); /* what write_items() wrote */
+	t = begin(f->st, STORE_TXN_READ);
+	for (int j = 45; j < 50; j++)
+		assert_data(t, first + (uint64_t)j, buf + j, 400000);
+	store_txn_abort(t);
+	free(buf);
+	assert_int_equal(assert_clean(f).inodes, 6);
+}
+
+/*
+ * The writer of test_backup_point_in_time: BK_COMMITS commits, each
+ * rewriting every item left, deleting one and adding one; on its own thread,
+ * so it returns a status instead of asserting.
+ */
+#define BK_COMMITS 8
+
+struct bk_writer {
+	struct store *st;
+	uint64_t first; /* items first .. first + 19, named item0 .. item19 */
+	int commits;
+};
+
+static int bk_commit(struct bk_writer *w, int k, const unsigned char *buf)
+{
+	struct store_attr a = {.mode = S_IFREG | 0644};
+	struct store_txn *t;
+	char name[16];
+	int rc;
+
+	rc = store_txn_begin(w->st, STORE_TXN_WRITE, &t);
+	if (rc)
+		return rc;
+	for (int j = k + 1; j < 20 && !rc; j++)
+		rc = store_data_put(t, w->first + (uint64_t)j, buf + k + j, 400000);
+	snprintf(name, sizeof(name), "item%d", k);
+	if (!rc)
+		rc = store_dirent_remove(t, STORE_ROOT_INO, name, strlen(name), NULL);
+	if (!rc)
+		rc = store_inode_free(t, w->first + (uint64_t)k);
+	snprintf(name, sizeof(name), "new%d", k);
+	if (!rc)
+		rc = store_ino_alloc(t, &a.ino);
+	if (!rc)
+		rc = store_inode_put(t, &a);
+	if (!rc)
+		rc = store_dirent_add(t, STORE_ROOT_INO, name, strlen(name), a.ino);
+	if (!rc)
+		rc = store_data_put(t, a.ino, buf, 1000);
+	if (rc) {
+		store_txn_abort(t);
+		return rc;
+	}
+	return store_txn_commit(t);
+}
+
+static void *bk_writer_thread(void *arg)
+{
+	struct bk_writer *w = arg;
+	unsigned char *buf = pattern(400000 + 64, 5);
+	intptr_t rc = 0;
+
+	for (int k = 0; k < BK_COMMITS && !rc; k++) {
+		rc = bk_commit(w, k, buf);
+		if (!rc)
+			w->commits++;
+	}
+	free(buf);
+	return (void *)rc;
+}
+
+/* Inside the backup's first progress call (its read transaction has begun;
+ * most of the store is still to be copied): commits on another thread and
+ * waits for them. */
+static int bk_write_during(void *arg)
+{
+	pthread_t th;
+	void *res;
+
+	if (pthread_create(&th, NULL, bk_writer_thread, arg) != 0)
+		return -1;
+	pthread_join(th, &res);
+	return (int)(intptr_t)res;
+}
+
+static void test_backup_point_in_time(void **state)
+{
+	struct fx *f = *state;
+	struct bk_writer w = {.st = f->st};
+	struct bk_progress p0 = {0}, p1 = {.first = bk_write_during, .first_arg = &w};
+	struct store_check_summary s;
+	struct store_txn *t;
+	char before[256], during[256];
+	uint64_t ino;
+
+	w.first = write_items(f->st, 20); /* 8 MB: far more than the copy buffers */
+	snprintf(before, sizeof(before), "%s/before", f->tmp);
+	snprintf(during, sizeof(during), "%s/during", f->tmp);
+	assert_true(backup_to(f->st, before, &p0) > 8000000);
+	backup_to(f->st, during, &p1);
+	assert_int_equal(w.commits, BK_COMMITS);
+	assert_true(p1.calls > 1); /* the copy went on after the commits */
+
+	/* the store has the commits; the copy taken during them has none */
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "new0", 4, &ino), 0);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "item0", 5, &ino), -ENOENT);
+	store_txn_abort(t);
+	store_close(f->st);
+	f->st = NULL;
+	assert_same_records(before, during);
+
+	open_copy(f, during);
+	s = assert_clean(f);
+	assert_int_equal(s.inodes, 21);
+	assert_int_equal(s.bytes, 20 * 400000);
+	check_items(f->st, w.first, 20);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "new0", 4, &ino), -ENOENT);
+	store_txn_abort(t);
+}
+
+static void test_backup_after_growth_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct bk_progress p = {0};
+	struct store_txn *t;
+	char dir[256];
+	int status;
+	pid_t pid;
+
+	cfg.map_size_init = 1 * MIB;
+	cfg.map_room_min = 16 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	store_txn_abort(t); /* leaves a reset read txn to be renewed */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_write_items(f->path, 50));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* the data lies past this process's 1 MiB map: the backup adopts the
+	 * other process's map size before it copies */
+	snprintf(dir, sizeof(dir), "%s/copy", f->tmp);
+	assert_true(backup_to(f->st, dir, &p) > 50 * 400000);
+	store_close(f->st);
+	f->st = NULL;
+	assert_same_records(f->path, dir);
+	open_copy(f, dir);
+	check_items(f->st, 2, 50);
+}
+
+static void test_backup_write_error(void **state)
+{
+	struct fx *f = *state;
+	struct bk_progress p = {0};
+	struct store_check_summary s;
+	struct store_txn *t;
+	char dir[256];
+	int fd;
+
+	make_tree(f);
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(store_backup(f->st, fd, bk_progress, &p), -EBADF);
+	close(fd);
+	assert_int_equal(p.calls, 0);
+	assert_int_equal(store_backup(f->st, -1, NULL, NULL), -EBADF);
+
+	/* the store is as usable as before, and backs up */
+	snprintf(dir, sizeof(dir), "%s/copy", f->tmp);
+	backup_to(f->st, dir, &p);
+	t = begin(f->st, STORE_TXN_WRITE);
+	make_file(t, STORE_ROOT_INO, "after");
+	assert_int_equal(store_txn_commit(t), 0);
+	open_copy(f, dir);
+	s = assert_clean(f);
+	assert_tree_counts(&s);
+}
+
+/* In a child process, with no cmocka: opens the store and holds it open
+ * until the parent writes a byte to go; says "open" through ready first. */
+static int child_hold_open(const char *path, bool read_only, int ready, int go)
+{
+	struct store_config cfg = {.path = path, .read_only = read_only, .log = capture_log};
+	struct store *st;
+	char c = 'o';
+
+	if (store_open(&cfg, &st) != 0)
+		return 1;
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		return 2;
+	store_close(st);
+	return 0;
+}
+
+static void test_store_in_use(void **state)
+{
+	struct fx *f = *state;
+	char other[256];
+	int ready[2], go[2], status;
+	char c;
+	pid_t pid;
+
+	store_close(f->st); /* this process must not have it open */
+	f->st = NULL;
+	assert_int_equal(store_in_use(f->path), 0); /* a lock file nobody holds */
+	for (int ro = 0; ro < 2; ro++) {
+		assert_int_equal(pipe(ready), 0);
+		assert_int_equal(pipe(go), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_hold_open(f->path, ro, ready[1], go[0]));
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		assert_int_equal(store_in_use(f->path), 1); /* a mount, or a check */
+		assert_int_equal(write(go[1], &c, 1), 1);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(store_in_use(f->path), 0); /* its locks went with it */
+		close(ready[0]);
+		close(ready[1]);
+		close(go[0]);
+		close(go[1]);
+	}
+	snprintf(other, sizeof(other), "%s/absent", f->tmp);
+	assert_int_equal(store_in_use(other), 0);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(store_in_use(other), 0);
+}
+
+/* A data.mdb cut short (a copy that ran out of disk) is refused when opened,
+ * instead of faulting (SIGBUS) on the first page past its end. */
+static void test_refuse_truncated_data(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char data[256], want[256];
+	struct stat sb;
+	bool found = false;
+
+	write_items(f->st, 5);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
+	assert_int_equal(stat(data, &sb), 0);
+	assert_int_equal(truncate(data, sb.st_size / 2), 0);
+	snprintf(want, sizeof(want), "%s: data.mdb is %lld bytes, but its pages reach %lld bytes",
+		 f->path, (long long)(sb.st_size / 2), (long long)sb.st_size);
+	assert_int_equal(store_open(&cfg, &f->st), -EIO);
+	assert_null(f->st);
+	cfg.read_only = true;
+	assert_int_equal(store_open(&cfg, &f->st), -EIO);
+	for (int i = 0; i < log_count && i < LOG_LINES; i++)
+		found = found || strncmp(log_lines[i], want, strlen(want)) == 0;
+	if (!found)
+		print_message("expected a log line beginning '%s'\n", want);
+	assert_true(found);
+	assert_int_equal(stat(data, &sb), 0); /* and left as it was */
+}
+
 int main(void)
 {
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1756,6 +2876,30 @@ int main(void)
 	    T(test_growth_waits_for_readers, setup_dir),
 	    T(test_growth_with_concurrent_readers, setup_dir),
 	    T(test_map_resized_by_other_process, setup_dir),
+	    T(test_nested_commit_merges, setup_store),
+	    T(test_nested_abort_restores, setup_store),
+	    T(test_nested_failure_then_abort, setup_store),
+	    T(test_nested_on_read_txn, setup_store),
+	    T(test_check_clean, setup_store),
+	    T(test_check_data_checksum, setup_store),
+	    T(test_check_wrong_size, setup_store),
+	    T(test_check_dangling_dirent, setup_store),
+	    T(test_check_orphan_inode, setup_store),
+	    T(test_check_orphan_directory, setup_store),
+	    T(test_check_file_nlink, setup_store),
+	    T(test_check_dir_nlink, setup_store),
+	    T(test_check_parent_pointer, setup_store),
+	    T(test_check_records_of_missing_inodes, setup_store),
+	    T(test_check_xattr_bytes, setup_store),
+	    T(test_check_directory_cycle, setup_store),
+	    T(test_check_format_version, setup_store),
+	    T(test_backup_same_records, setup_store),
+	    T(test_backup_compacts, setup_store),
+	    T(test_backup_point_in_time, setup_store),
+	    T(test_backup_after_growth_elsewhere, setup_dir),
+	    T(test_backup_write_error, setup_store),
+	    T(test_store_in_use, setup_store),
+	    T(test_refuse_truncated_data, setup_store),
 	};
 #undef T
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
