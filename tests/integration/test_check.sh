@@ -129,7 +129,8 @@ step "corrupt B-tree pages: exit 1 with a message, never a crash"
 # a leaf page holding these names a branch page (page header: pgno u64,
 # pad u16, flags u16 at byte 10; P_BRANCH 0x01, P_LEAF 0x02). Freed
 # copies of pages stay on disk and change nothing (exit 0); live ones must
-# give exit 1, and at least one must be the abort LMDB cannot survive.
+# give exit 1 (or 2, "cannot open", for a page opening reads), and at least
+# one must be the abort LMDB cannot survive.
 DMG=$T/damaged
 DMNT=$T/dmnt
 mkdir -p "$DMNT"
@@ -159,6 +160,12 @@ for ((p = 2; p < pages; p++)); do
 		*) fail "page $p: message for a corrupt B-tree page: $ERR" ;;
 		esac
 		case "$ERR" in *"LMDB stopped on a corrupt page"*) aborted=$((aborted + 1)) ;; esac
+		;;
+	2) # damaged where opening reads (the main DB): refused, not crashed
+		case "$ERR" in
+		*"itemfs check: "*"cannot open"*) damaged=$((damaged + 1)) ;;
+		*) fail "page $p: check exited 2 without saying it cannot open the store: $ERR" ;;
+		esac
 		;;
 	*) fail "page $p: check exited $RC on a corrupt B-tree page (a crash?): $ERR" ;;
 	esac
