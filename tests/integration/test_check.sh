@@ -134,14 +134,17 @@ step "corrupt B-tree pages: exit 1 with a message, never a crash"
 DMG=$T/damaged
 DMNT=$T/dmnt
 mkdir -p "$DMNT"
-"$ITEMFS" mount "$DMG" "$DMNT" >>"$LOG" 2>&1 || fail "mount of $DMG failed: $(cat "$LOG")"
+"$ITEMFS" mount "$DMG" "$DMNT" -f >>"$LOG" 2>&1 &
+dpid=$!
+for ((i = 0; i < 400; i++)); do
+	mountpoint -q "$DMNT" && break
+	sleep 0.05
+done
+mountpoint -q "$DMNT" || fail "mount of $DMG failed: $(cat "$LOG")"
 mkdir "$DMNT/t"
 for i in $(seq 1 400); do : >"$DMNT/t/an-item-with-a-long-enough-name-$i"; done
 fusermount3 -u "$DMNT"
-for ((i = 0; i < 120; i++)); do
-	[ -z "$(fuser -m "$DMG" 2>/dev/null)" ] && break
-	sleep 0.05
-done
+wait "$dpid" || fail "the daemon of $DMG exited with status $?"
 pages=$(($(stat -c %s "$DMG/data.mdb") / 4096))
 tried=0 damaged=0 aborted=0
 for ((p = 2; p < pages; p++)); do
