@@ -475,7 +475,10 @@ static int restore_allowed(const struct bk_run *r, const char *store, enum bk_ta
 
 	if (t == TARGET_ABSENT || t == TARGET_EMPTY)
 		return 0;
-	rc = store_in_use(store);
+	/* fusermount3 -u returns before the daemon has committed and closed the
+	 * store: give a daemon that is exiting up to 5 s to let go of it. */
+	for (int i = 0; (rc = store_in_use(store)) == 1 && i < 50; i++)
+		usleep(100 * 1000);
 	if (rc == 1) {
 		fprintf(stderr, "itemfs restore: %s is in use (mounted?); unmount it first\n",
 			store);
