@@ -295,44 +295,45 @@ static int xattr_touch(struct store_txn *txn, fuse_ino_t ino)
 	return store_inode_put(txn, &a);
 }
 
+/*
+ * One xattr change in one transaction, with the inode's ctime: set value
+ * (flags as setxattr(2)), or remove the attribute when value is NULL.
+ */
+static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct store_txn *txn;
+	int rc = fs_txn_write(ctx, &txn);
+
+	if (rc)
+		return rc;
+	rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
+		   : store_xattr_remove(txn, ino, name);
+	if (rc == 0)
+		rc = xattr_touch(txn, ino);
+	if (rc == 0)
+		return store_txn_commit(txn);
+	store_txn_abort(txn);
+	return rc;
+}
+
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		    size_t size, int flags)
 {
-	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct store_txn *txn;
+	static const char empty[1] = "";
 	int rc = is_user_xattr(name) ? 0 : -EOPNOTSUPP;
 
-	if (rc == 0)
-		rc = fs_txn_write(ctx, &txn);
-	if (rc == 0) {
-		rc = store_xattr_set(txn, ino, name, value, size, flags);
-		if (rc == 0)
-			rc = xattr_touch(txn, ino);
-		if (rc == 0)
-			rc = store_txn_commit(txn);
-		else
-			store_txn_abort(txn);
-	}
+	if (rc == 0) /* an empty value still sets: never pass NULL for it */
+		rc = xattr_change(fs_ctx_of(req), ino, name, value ? value : empty, size, flags);
 	fuse_reply_err(req, -rc);
 }
 
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct store_txn *txn;
 	int rc = is_user_xattr(name) ? 0 : -ENODATA;
 
 	if (rc == 0)
-		rc = fs_txn_write(ctx, &txn);
-	if (rc == 0) {
-		rc = store_xattr_remove(txn, ino, name);
-		if (rc == 0)
-			rc = xattr_touch(txn, ino);
-		if (rc == 0)
-			rc = store_txn_commit(txn);
-		else
-			store_txn_abort(txn);
-	}
+		rc = xattr_change(fs_ctx_of(req), ino, name, NULL, 0, 0);
 	fuse_reply_err(req, -rc);
 }
 
