@@ -24,6 +24,19 @@ umask 022
 : "${ITEMFS:?ITEMFS must name the itemfs binary}"
 : "${HELPER:?HELPER must name the itest_helper binary}"
 
+# ---- trees ----------------------------------------------------------------
+
+# meta DIR: everything but atime and directory sizes, by path.
+meta() {
+	(
+		cd "$1"
+		{
+			find . -type d -printf '%p %y %m %U %G %n %T@\n'
+			find . ! -type d -printf '%p %y %m %U %G %s %n %T@ %l\n'
+		} | sort
+	)
+}
+
 # ---- assertions ----------------------------------------------------------
 
 # fail MESSAGE: prints where the test failed and what was wrong; exits 1.

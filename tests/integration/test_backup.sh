@@ -33,16 +33,6 @@ refused() {
 	assert_eq "$msg" "$ERR" "message of itemfs $*"
 }
 
-# meta DIR: everything but atime and directory sizes, by path.
-meta() {
-	(
-		cd "$1"
-		{
-			find . -type d -printf '%p %y %m %U %G %n %T@\n'
-			find . ! -type d -printf '%p %y %m %U %G %s %n %T@ %l\n'
-		} | sort
-	)
-}
 # manifest DIR: type, mode, owner, size, nlink, inode, atime, mtime, ctime
 # and symlink target of every path but the writer's.
 manifest() {

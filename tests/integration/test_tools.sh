@@ -9,16 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start_itemfs
 SRC=$T/src
 
-# meta DIR: everything but atime and directory sizes, by path.
-meta() {
-	(
-		cd "$1"
-		{
-			find . -type d -printf '%p %y %m %U %G %n %T@\n'
-			find . ! -type d -printf '%p %y %m %U %G %s %n %T@ %l\n'
-		} | sort
-	)
-}
 # xattrs DIR: the user.* xattrs of everything, by path.
 xattrs() {
 	(cd "$1" && find . -print0 | sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex --absolute-names)
