@@ -57,7 +57,6 @@ struct fs_inode {
 	uint64_t parent;        /* directory it was last reached through */
 	char *name;             /* its name there (for log lines), NUL-terminated */
 	struct fs_file *writer; /* the handle written last with uncommitted data, or NULL */
-	bool orphan;            /* its last name is gone; the store keeps it while we hold it */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -170,7 +169,7 @@ void fs_itab_destroy(struct fs_inode_table *t);
 struct fs_inode *fs_inode_find(struct fs_inode_table *t, uint64_t ino);
 int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const char *name,
 		 size_t namelen, struct fs_inode **out);
-bool fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
+void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
 void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, size_t namelen);
 int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size);
 
@@ -196,11 +195,6 @@ void fs_files_drop_pending(struct fs_ctx *ctx);
 void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
 void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
 void fs_handles_close_all(struct fs_ctx *ctx);
-
-/* fs/ops_dir.c: inode lifetime */
-void fs_inode_put(struct fs_ctx *ctx, struct fs_inode *in, uint64_t nlookup);
-void fs_orphans_free_all(struct fs_ctx *ctx);
-void fs_orphans_reap(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

@@ -122,28 +122,23 @@ int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const 
 	return 0;
 }
 
-/*
- * Drops nlookup kernel references; frees the entry once nothing holds it.
- * Returns true when it freed it (in is then gone). Callers outside this
- * file use fs_inode_put(), which also frees an orphan's store record.
- */
-bool fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup)
+/* Drops nlookup kernel references; frees the entry once nothing holds it. */
+void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup)
 {
 	struct fs_inode **pp;
 
 	in->nlookup = nlookup > in->nlookup ? 0 : in->nlookup - nlookup;
 	if (in->nlookup || in->nopen || in->ino == STORE_ROOT_INO)
-		return false;
+		return;
 	for (pp = &t->buckets[itab_slot(t, in->ino)]; *pp; pp = &(*pp)->next) {
 		if (*pp == in) {
 			*pp = in->next;
 			t->count--;
 			free(in->name);
 			free(in);
-			return true;
+			return;
 		}
 	}
-	return false;
 }
 
 /*

@@ -219,7 +219,6 @@ static int cmd_mount(int argc, char **argv)
 {
 	struct fs_ctx ctx;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	bool alone;
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -235,11 +234,8 @@ static int cmd_mount(int argc, char **argv)
 		startup_error("out of memory");
 		goto err_out1;
 	}
-	alone = store_in_use(ctx.opts.store_path) == 0; /* before we hold it ourselves */
 	if (open_store(&ctx.opts, &ctx.store))
 		goto err_out2;
-	if (alone)
-		fs_orphans_reap(&ctx);
 	if (ctx.opts.snapshot && store_txn_begin(ctx.store, STORE_TXN_READ, &ctx.snapshot)) {
 		startup_error("cannot take a snapshot of store %s", ctx.opts.store_path);
 		goto err_out3;
@@ -287,9 +283,8 @@ static int cmd_mount(int argc, char **argv)
 	if (rc)
 		fs_log(LOG_ERR, "session ended with error %s", strerror(-rc));
 	fs_files_drop_pending(&ctx);
-	fs_handles_close_all(&ctx);
-	fs_orphans_free_all(&ctx);
 	fs_batch_commit(&ctx);
+	fs_handles_close_all(&ctx);
 	fuse_session_unmount(ctx.se);
 	fuse_remove_signal_handlers(ctx.se);
 	fuse_session_destroy(ctx.se);

@@ -147,113 +147,20 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 }
 
 /*
- * Sets ino's ctime to now, or, for a non-directory whose last name is gone,
- * frees it - unless the kernel of this mount still holds it (a lookup a
- * process is about to open, an open file): POSIX keeps such an inode alive,
- * so that an open racing a rename that replaces its name gets the old item,
- * never ENOENT. It is then an orphan, listed in the store, freed when the
- * kernel forgets it (fs_inode_put()), at exit, or - after a crash - by the
- * next mount (fs_orphans_reap()). Directories are freed by their remover.
+ * Sets ino's ctime to now, or frees a non-directory whose last name is gone
+ * (directories are freed by their remover, who checked they are empty).
  */
-static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
-			const struct timespec *now)
+static int settle_inode(struct store_txn *txn, uint64_t ino, const struct timespec *now)
 {
-	struct fs_inode *in;
 	struct store_attr a;
 	int rc = store_inode_get(txn, ino, &a);
 
 	if (rc)
 		return rc;
-	if (S_ISDIR(a.mode) || a.nlink > 0) {
-		a.ctime = *now;
-		return store_inode_put(txn, &a);
-	}
-	in = fs_inode_find(&ctx->itab, ino);
-	if (!in || (in->nlookup == 0 && in->nopen == 0))
+	if (!S_ISDIR(a.mode) && a.nlink == 0)
 		return store_inode_free(txn, ino);
-	rc = store_orphan_add(txn, ino);
-	if (rc == 0)
-		in->orphan = true; /* fs_orphan_free() checks the store before freeing */
-	return rc;
-}
-
-/*
- * Frees orphan ino if the store still has it with no name (the request that
- * orphaned it may have failed and left it linked). Logs failures: the next
- * mount reaps what is left.
- */
-static void fs_orphan_free(struct fs_ctx *ctx, uint64_t ino)
-{
-	struct store_txn *txn;
-	struct store_attr a;
-	int rc = fs_txn_write(ctx, &txn);
-
-	if (rc)
-		goto out;
-	rc = store_inode_get(txn, ino, &a);
-	if (rc == 0 && !S_ISDIR(a.mode) && a.nlink == 0)
-		rc = store_inode_free(txn, ino);
-	else if (rc == -ENOENT)
-		rc = 0;
-	if (rc == 0)
-		rc = store_txn_commit(txn);
-	else
-		store_txn_abort(txn);
-out:
-	if (rc)
-		fs_log(LOG_WARNING, "could not free unlinked inode %llu (%s); the next mount will",
-		       (unsigned long long)ino, strerror(-rc));
-}
-
-/* Drops nlookup kernel references on in, freeing it (and its orphan) when unused. */
-void fs_inode_put(struct fs_ctx *ctx, struct fs_inode *in, uint64_t nlookup)
-{
-	uint64_t ino = in->ino;
-	bool orphan = in->orphan;
-
-	if (fs_inode_unref(&ctx->itab, in, nlookup) && orphan)
-		fs_orphan_free(ctx, ino);
-}
-
-/* At exit: frees every orphan this mount still holds. */
-void fs_orphans_free_all(struct fs_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->itab.nbuckets; i++)
-		for (struct fs_inode *in = ctx->itab.buckets[i]; in; in = in->next)
-			if (in->orphan) {
-				fs_orphan_free(ctx, in->ino);
-				in->orphan = false;
-			}
-}
-
-/*
- * At mount: frees the orphans a crash left behind. Call only when no other
- * process used the store when this one opened it (store_in_use(), asked
- * before opening: it must not run while this process holds the store, as
- * closing its descriptor of lock.mdb would drop LMDB's locks): another
- * mount's orphans may still be held.
- */
-void fs_orphans_reap(struct fs_ctx *ctx)
-{
-	struct store_txn *txn;
-	uint64_t n = 0;
-	int rc;
-
-	if (ctx->opts.read_only)
-		return;
-	rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &txn);
-	if (rc == 0)
-		rc = store_orphans_reap(txn, &n);
-	if (rc == 0)
-		rc = store_txn_commit(txn);
-	else
-		store_txn_abort(txn);
-	if (rc)
-		fs_log(LOG_WARNING, "could not free the items left unlinked by a crash: %s",
-		       strerror(-rc));
-	else if (n)
-		fs_log(LOG_INFO, "freed %llu items left unlinked by a crash",
-		       (unsigned long long)n);
+	a.ctime = *now;
+	return store_inode_put(txn, &a);
 }
 
 /*
@@ -289,7 +196,7 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 	fs_now(&now);
 	rc = store_dirent_remove(txn, parent, name, len, NULL);
 	if (rc == 0)
-		rc = want_dir ? store_inode_free(txn, a.ino) : settle_inode(ctx, txn, a.ino, &now);
+		rc = want_dir ? store_inode_free(txn, a.ino) : settle_inode(txn, a.ino, &now);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, parent, &now);
 	if (rc == 0)
@@ -333,7 +240,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		rc = store_dirent_add(txn, newparent, newname, len, ino);
 	fs_now(&now);
 	if (rc == 0)
-		rc = settle_inode(ctx, txn, ino, &now);
+		rc = settle_inode(txn, ino, &now);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, newparent, &now);
 	if (rc == 0)
@@ -397,8 +304,8 @@ static int rename_exchange(struct store_txn *txn, struct rename_end *s, struct r
 	return rc;
 }
 
-static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct rename_end *s,
-		       struct rename_end *d, unsigned flags, const struct timespec *now)
+static int rename_move(struct store_txn *txn, struct rename_end *s, struct rename_end *d,
+		       unsigned flags, const struct timespec *now)
 {
 	int rc;
 
@@ -421,7 +328,7 @@ static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct rename_
 		rc = store_dirent_remove(txn, d->dir, d->name, d->len, NULL);
 		if (rc == 0)
 			rc = S_ISDIR(d->a.mode) ? store_inode_free(txn, d->a.ino)
-						: settle_inode(ctx, txn, d->a.ino, now);
+						: settle_inode(txn, d->a.ino, now);
 		if (rc)
 			return rc;
 	}
@@ -466,11 +373,11 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 	}
 	fs_now(&now);
 	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
-				       : rename_move(ctx, txn, s, d, flags, &now);
+				       : rename_move(txn, s, d, flags, &now);
 	if (rc == 0)
-		rc = settle_inode(ctx, txn, s->a.ino, &now);
+		rc = settle_inode(txn, s->a.ino, &now);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
-		rc = settle_inode(ctx, txn, d->a.ino, &now);
+		rc = settle_inode(txn, d->a.ino, &now);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, s->dir, &now);
 	if (rc == 0 && d->dir != s->dir)

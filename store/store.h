@@ -131,8 +131,6 @@ struct store_ops {
 	int (*inode_get)(struct store_txn *txn, uint64_t ino, struct store_attr *out);
 	int (*inode_put)(struct store_txn *txn, const struct store_attr *attr);
 	int (*inode_free)(struct store_txn *txn, uint64_t ino);
-	int (*orphan_add)(struct store_txn *txn, uint64_t ino);
-	int (*orphans_reap)(struct store_txn *txn, uint64_t *count);
 	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 			  uint64_t *ino);
 	int (*dirent_add)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -227,21 +225,6 @@ int store_inode_put(struct store_txn *txn, const struct store_attr *attr);
 
 /* Deletes an inode with its data and xattrs. Its names must be gone. */
 int store_inode_free(struct store_txn *txn, uint64_t ino);
-
-/*
- * Lists ino, whose last name is gone (nlink 0, not a directory), as an
- * orphan: a mount still holds it (looked up or open), so it is kept until
- * that mount frees it with store_inode_free(). The list is in the store, so
- * orphans a crash leaves behind can be reaped. Errors: -ENOENT, -EINVAL
- * (a directory, or nlink not 0).
- */
-int store_orphan_add(struct store_txn *txn, uint64_t ino);
-
-/*
- * Frees every listed orphan; *count (may be NULL) gets how many. Call only
- * when no other process uses the store (their orphans may be held).
- */
-int store_orphans_reap(struct store_txn *txn, uint64_t *count);
 
 /* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,

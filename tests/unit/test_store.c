@@ -2833,59 +2833,6 @@ static void test_refuse_truncated_data(void **state)
 	assert_int_equal(stat(data, &sb), 0); /* and left as it was */
 }
 
-/* An inode with no names that a mount holds: listed, reaped, accepted by check. */
-static void test_orphan_lifecycle(void **state)
-{
-	struct fx *f = *state;
-	struct store_txn *t = begin(f->st, STORE_TXN_WRITE);
-	struct store_check_summary s;
-	struct store_attr a;
-	struct found fd;
-	uint64_t held, other, n = 99;
-
-	held = make_file(t, STORE_ROOT_INO, "held");
-	other = make_file(t, STORE_ROOT_INO, "other");
-	assert_int_equal(store_data_put(t, held, "abc", 3), 0);
-	/* a linked inode or a directory cannot be an orphan */
-	assert_int_equal(store_orphan_add(t, held), -EINVAL);
-	assert_int_equal(store_orphan_add(t, STORE_ROOT_INO), -EINVAL);
-	assert_int_equal(store_orphan_add(t, 4242), -ENOENT);
-	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "held", 4, NULL), 0);
-	assert_int_equal(store_orphan_add(t, held), 0);
-	assert_int_equal(store_txn_commit(t), 0);
-
-	/* check accepts the listed orphan... */
-	s = run_check(f->st, &fd);
-	assert_int_equal(fd.n, 0);
-	assert_int_equal(s.problems, 0);
-	assert_int_equal(s.inodes, 3);
-	/* ...but not an unlisted inode without names */
-	t = begin(f->st, STORE_TXN_WRITE);
-	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "other", 5, NULL), 0);
-	assert_int_equal(store_txn_commit(t), 0);
-	s = run_check(f->st, &fd);
-	assert_int_equal(s.problems, 1);
-	assert_int_equal(fd.ino[0], other);
-
-	/* reaping frees the listed one, data included, and only it */
-	t = begin(f->st, STORE_TXN_WRITE);
-	assert_int_equal(store_orphans_reap(t, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(store_inode_get(t, held, &a), -ENOENT);
-	assert_int_equal(store_inode_get(t, other, &a), 0);
-	assert_int_equal(store_orphans_reap(t, &n), 0);
-	assert_int_equal(n, 0);
-	/* freeing an orphan directly unlists it too */
-	assert_int_equal(store_orphan_add(t, other), 0);
-	assert_int_equal(store_inode_free(t, other), 0);
-	assert_int_equal(store_orphans_reap(t, &n), 0);
-	assert_int_equal(n, 0);
-	assert_int_equal(store_txn_commit(t), 0);
-	s = run_check(f->st, &fd);
-	assert_int_equal(s.problems, 0);
-	assert_int_equal(s.inodes, 1);
-}
-
 int main(void)
 {
 #define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2934,7 +2881,6 @@ int main(void)
 	    T(test_nested_failure_then_abort, setup_store),
 	    T(test_nested_on_read_txn, setup_store),
 	    T(test_check_clean, setup_store),
-	    T(test_orphan_lifecycle, setup_store),
 	    T(test_check_data_checksum, setup_store),
 	    T(test_check_wrong_size, setup_store),
 	    T(test_check_dangling_dirent, setup_store),
