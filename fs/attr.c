@@ -14,9 +14,8 @@ void fs_now(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
-void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struct stat *st)
+void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 {
-	(void)ctx;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
@@ -99,7 +98,7 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 	e.generation = 1;
 	e.attr_timeout = ctx->opts.attr_timeout;
 	e.entry_timeout = ctx->opts.entry_timeout;
-	fs_attr_to_stat(ctx, a, &e.attr);
+	fs_attr_to_stat(a, &e.attr);
 	if (fs_inode_ref(&ctx->itab, a->ino, parent, name, name ? strlen(name) : 0, NULL)) {
 		fuse_reply_err(req, ENOMEM);
 		return;

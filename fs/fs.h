@@ -175,7 +175,7 @@ int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size
 
 /* fs/attr.c: attributes and shared reply helpers */
 void fs_now(struct timespec *ts);
-void fs_attr_to_stat(const struct fs_ctx *ctx, const struct store_attr *a, struct stat *st);
+void fs_attr_to_stat(const struct store_attr *a, struct stat *st);
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out);
 int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		   const struct fs_file *f, struct store_attr *out);

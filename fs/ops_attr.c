@@ -25,7 +25,7 @@ static void reply_attr(fuse_req_t req, const struct store_attr *a)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct stat st;
 
-	fs_attr_to_stat(ctx, a, &st);
+	fs_attr_to_stat(a, &st);
 	fuse_reply_attr(req, &st, ctx->opts.attr_timeout);
 }
 

@@ -166,7 +166,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	e.generation = 1;
 	e.attr_timeout = ctx->opts.attr_timeout;
 	e.entry_timeout = ctx->opts.entry_timeout;
-	fs_attr_to_stat(ctx, &f->attr, &e.attr);
+	fs_attr_to_stat(&f->attr, &e.attr);
 	if (f->dirty)
 		e.attr.st_size = 0;
 	fill_open_info(fi, f);

@@ -142,7 +142,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				e.generation = 1;
 				e.attr_timeout = ctx->opts.attr_timeout;
 				e.entry_timeout = ctx->opts.entry_timeout;
-				fs_attr_to_stat(ctx, &a, &e.attr);
+				fs_attr_to_stat(&a, &e.attr);
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)pos + 1);
