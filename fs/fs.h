@@ -42,6 +42,9 @@ struct fs_options {
 	bool allow_other; /* -o allow_other */
 	bool noatime;     /* reads never update atime (always, stated for mount(8)) */
 	double commit_interval; /* seconds a change may wait to be durable (0: none) */
+	size_t cache_size;      /* -o cache_size: bytes of the daemon's read cache */
+	double cache_ttl;       /* -o cache_ttl: seconds a read may lag other mounts */
+	bool consistent_reads;  /* -o consistent_reads: every open reads the latest commit */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };

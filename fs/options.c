@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "fs.h"
 
 /* Options mount(8), fstab and systemd pass that do not concern itemfs. */
@@ -57,6 +58,10 @@ void fs_usage(FILE *out)
 	      "  -o noatime             reads never update atime (always on)\n"
 	      "  -o commit_interval=S   changes not fsynced are durable within S seconds\n"
 	      "                         (default 1; 0 commits every change on its own)\n"
+	      "  -o cache_size=SIZE     memory for the read cache, e.g. 64M (default), 1G\n"
+	      "  -o cache_ttl=S         reads may lag other mounts of the store by S seconds\n"
+	      "                         at most (default 1; 0: every open reads the latest)\n"
+	      "  -o consistent_reads    every open and lookup reads the latest commit\n"
 	      "  -o debug               same as -d\n",
 	      out);
 }
@@ -92,6 +97,23 @@ static int parse_one(const char *opt, struct fs_options *o)
 {
 	if (strncmp(opt, "commit_interval=", 16) == 0)
 		return parse_seconds("commit_interval", opt + 16, 3600, &o->commit_interval);
+	if (strncmp(opt, "cache_ttl=", 10) == 0)
+		return parse_seconds("cache_ttl", opt + 10, 3600, &o->cache_ttl);
+	if (strncmp(opt, "cache_size=", 11) == 0) {
+		if (cache_parse_size(opt + 11, &o->cache_size) != 0 || o->cache_size < (1u << 20)) {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option cache_size: give bytes "
+				"of at least 1M, with an optional K, M or G suffix, e.g. "
+				"cache_size=64M\n",
+				opt + 11);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(opt, "consistent_reads") == 0) {
+		o->consistent_reads = true;
+		return 0;
+	}
 	if (strcmp(opt, "ro") == 0)
 		o->read_only = true;
 	else if (strcmp(opt, "snapshot") == 0)
@@ -165,8 +187,8 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	memset(out, 0, sizeof(*out));
 	out->noatime = true;
 	out->commit_interval = 1.0;
-	out->attr_timeout = 1.0;
-	out->entry_timeout = 1.0;
+	out->cache_size = CACHE_BUDGET_DEFAULT;
+	out->cache_ttl = 1.0;
 	for (int i = 0; i < argc && rc == 0; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-f") == 0) {
@@ -194,6 +216,8 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 			rc = -EINVAL;
 		}
 	}
+	/* The kernel's caches may lag other mounts exactly as long as ours. */
+	out->attr_timeout = out->entry_timeout = out->consistent_reads ? 0 : out->cache_ttl;
 	if (rc == 0 && out->snapshot) {
 		/* Nothing changes under a snapshot: let the kernel cache it all. */
 		out->attr_timeout = out->entry_timeout = 3600;

@@ -372,6 +372,65 @@ int store_backup(struct store *st, int fd,
 int store_in_use(const char *path);
 
 /*
+ * The change log. Every write transaction appends, in the same commit, one
+ * record per thing it changed, numbered in commit order (seq 1, 2, ...), so
+ * that another mount of the store learns what to invalidate without
+ * rereading the store; change streams and incremental backups will read
+ * it too. Records:
+ *   STORE_CHANGE_INODE  ino's attributes, data or xattrs changed, or ino
+ *                       was freed: written by inode_put, inode_free,
+ *                       data_put, xattr_set, xattr_remove.
+ *   STORE_CHANGE_ENTRY  the name (parent, name) was added or removed (ino:
+ *                       the child): written by dirent_add, dirent_remove.
+ * A transaction may coalesce a record identical to the one it wrote just
+ * before (same kind, ino, parent and name). Changes of a transaction that
+ * aborts (nested ones included) leave no record.
+ * The log keeps at least the last STORE_CHANGES_KEEP records; older ones
+ * are trimmed as new ones come.
+ */
+#define STORE_CHANGES_KEEP 65536u
+
+enum store_change_kind {
+	STORE_CHANGE_INODE = 1,
+	STORE_CHANGE_ENTRY = 2,
+};
+
+struct store_change {
+	uint64_t seq;	 /* position in the log: from 1, strictly increasing */
+	uint64_t origin; /* store_origin() of the handle whose transaction wrote it */
+	enum store_change_kind kind;
+	uint64_t ino;	 /* INODE: the inode; ENTRY: the child */
+	uint64_t parent; /* ENTRY: the directory; INODE: 0 */
+	const char *name; /* ENTRY: the name, not NUL-terminated, valid only during
+			   * the callback; INODE: NULL */
+	size_t namelen;
+};
+
+/* Returns 0 to continue; anything else stops store_changes() and is returned. */
+typedef int (*store_change_fn)(void *arg, const struct store_change *c);
+
+/*
+ * A number that changes whenever any process commits a write transaction
+ * to the store (LMDB: the last committed transaction id). Costs no
+ * transaction and no I/O: compare it before reading the change log.
+ */
+uint64_t store_generation(struct store *st);
+
+/* This handle's origin: non-zero, chosen at store_open(), unique per open. */
+uint64_t store_origin(struct store *st);
+
+/* The seq of the last record in the log as txn sees it (0: none yet). */
+int store_change_last(struct store_txn *txn, uint64_t *seq);
+
+/*
+ * Calls fn for each record with seq > after, in seq order, as txn sees
+ * the log. Errors: -ESTALE when records after `after` were already
+ * trimmed (the caller must assume anything changed; nothing is delivered),
+ * whatever fn returned, -EIO.
+ */
+int store_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg);
+
+/*
  * True when an item whose name is keylen bytes and whose xattrs take
  * xattr_bytes can hold size bytes of data. The one statement of the rule,
  * for callers that want to refuse a write before buffering it.
