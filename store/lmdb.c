@@ -9,6 +9,11 @@
  * page) breaks the transaction: it is kept in t->err, every later
  * operation returns it, and so does the commit, which then aborts.
  * Names arrive already checked by store.c.
+ *
+ * Each operation that changes something ends by appending its record to
+ * the change log (after its own writes, so an error it finds itself leaves
+ * no record); an append that fails breaks the transaction, so that no
+ * change is ever committed without its record.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +35,8 @@ static const char *db_name(const struct lmdb_store *st, MDB_dbi dbi)
 		return "data";
 	if (dbi == st->xattr)
 		return "xattr";
+	if (st->have_changes && dbi == st->changes)
+		return "changes";
 	return "meta";
 }
 
@@ -152,6 +159,195 @@ static int dir_empty(struct lmdb_txn *t, uint64_t dir)
 	return rc;
 }
 
+/* ---- the change log ---------------------------------------------------- */
+
+/*
+ * The last seq in the log as t sees it (0: empty, or no log on a read-only
+ * store made before it). One descent to the last key: no scan.
+ */
+static int change_last_seq(struct lmdb_txn *t, uint64_t *seq)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (!st->have_changes) {
+		*seq = 0;
+		return 0;
+	}
+	rc = cursor_open(t, st->changes, &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		*seq = 0;
+		rc = 0;
+	} else if (rc) {
+		rc = txn_fail(t, rc, "mdb_cursor_get", st->changes, 0);
+	} else if (lmdb_seq_get(&k, seq)) {
+		lmdb_log(st, LOG_ERR, "change log: a key of %zu bytes, expected 8", k.mv_size);
+		rc = -EIO;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/*
+ * Deletes every record with seq <= upto: from the first key, re-seeking
+ * after each delete rather than trusting the cursor's position. Anything
+ * that sorts before upto + 1 goes, damaged keys included, so a bad key can
+ * never stop the trimming.
+ */
+static int change_trim(struct lmdb_txn *t, uint64_t upto)
+{
+	MDB_dbi dbi = lmdb_txn_store(t)->changes;
+	unsigned char buf[8];
+	MDB_cursor *c;
+	MDB_val limit, k, v;
+	int rc;
+
+	lmdb_seq_key(buf, upto + 1, &limit);
+	rc = cursor_open(t, dbi, &c);
+	if (rc)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
+	       mdb_cmp(t->mtxn, dbi, &k, &limit) < 0) {
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc && rc != MDB_NOTFOUND ? txn_fail(t, rc, "trimming", dbi, 0) : 0;
+}
+
+/*
+ * Appends the record (kind, ino, parent, name) with t's store's origin, as
+ * seq last + 1, unless it repeats the record t wrote just before. Every
+ * LMDB_CHANGES_TRIM_EVERY seqs, trims the log to its last
+ * STORE_CHANGES_KEEP records. Any failure breaks t (see the top of file).
+ */
+static int change_append(struct lmdb_txn *t, enum store_change_kind kind, uint64_t ino,
+			 uint64_t parent, const char *name, size_t len)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	struct lmdb_change_tail *tail = &t->tail;
+	struct store_change ch = {
+	    .origin = st->origin,
+	    .kind = kind,
+	    .ino = ino,
+	    .parent = parent,
+	    .name = name,
+	    .namelen = len,
+	};
+	unsigned char rec[LMDB_CHANGE_HDR_LEN + STORE_NAME_MAX], key[8];
+	MDB_val k, v;
+	int rc;
+
+	if (t->err)
+		return t->err;
+	if (tail->mine && tail->kind == kind && tail->ino == ino && tail->parent == parent &&
+	    tail->namelen == len && (len == 0 || memcmp(tail->name, name, len) == 0))
+		return 0;
+	rc = tail->seq_known ? 0 : change_last_seq(t, &tail->seq);
+	if (rc)
+		goto broken;
+	tail->seq_known = true;
+	ch.seq = tail->seq + 1;
+	lmdb_seq_key(key, ch.seq, &k);
+	v = (MDB_val){lmdb_change_encode(rec, &ch), rec};
+	rc = db_put(t, st->changes, &k, &v, MDB_APPEND, 0);
+	if (rc == -EEXIST) { /* MDB_APPEND: the log's tail is not where t thought */
+		lmdb_log(st, LOG_ERR, "change log: cannot append record %llu after the last one",
+			 (unsigned long long)ch.seq);
+		rc = -EIO;
+	}
+	if (!rc && ch.seq % LMDB_CHANGES_TRIM_EVERY == 0 && ch.seq > STORE_CHANGES_KEEP)
+		rc = change_trim(t, ch.seq - STORE_CHANGES_KEEP);
+	if (rc)
+		goto broken;
+	tail->seq = ch.seq;
+	tail->mine = true;
+	tail->kind = (uint8_t)kind;
+	tail->ino = ino;
+	tail->parent = parent;
+	tail->namelen = (uint32_t)len;
+	if (len > 0)
+		memcpy(tail->name, name, len);
+	return 0;
+broken:
+	tail->seq_known = tail->mine = false;
+	if (!t->err)
+		t->err = rc == -ENOENT ? -EIO : rc;
+	return t->err;
+}
+
+static int change_inode(struct lmdb_txn *t, uint64_t ino)
+{
+	return change_append(t, STORE_CHANGE_INODE, ino, 0, NULL, 0);
+}
+
+static int change_entry(struct lmdb_txn *t, uint64_t parent, const char *name, size_t len,
+			uint64_t ino)
+{
+	return change_append(t, STORE_CHANGE_ENTRY, ino, parent, name, len);
+}
+
+static int op_change_last(struct store_txn *txn, uint64_t *seq)
+{
+	return change_last_seq(lmdb_txn_of(txn), seq);
+}
+
+/*
+ * The records after `after`, checked to be all there first: the log's
+ * last and first keys (two descents), then one cursor walk.
+ */
+static int op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char buf[8];
+	struct store_change ch;
+	uint64_t first, last;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, step;
+
+	rc = change_last_seq(t, &last);
+	if (rc)
+		return rc;
+	if (!st->have_changes || after == last)
+		return 0;
+	if (after > last) /* a log older than the caller's: e.g. a restored store */
+		return -ESTALE;
+	rc = cursor_open(t, st->changes, &c);
+	if (rc)
+		return rc;
+	step = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (step) { /* not MDB_NOTFOUND: there is a last record */
+		rc = txn_fail(t, step, "mdb_cursor_get", st->changes, 0);
+		goto out;
+	}
+	if (lmdb_seq_get(&k, &first) == 0 && after + 1 < first) {
+		rc = -ESTALE; /* after + 1 was trimmed */
+		goto out;
+	}
+	lmdb_seq_key(buf, after + 1, &k);
+	for (step = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); step == 0;
+	     step = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		rc = lmdb_change_decode(st, &k, &v, &ch);
+		if (!rc)
+			rc = fn(arg, &ch);
+		if (rc)
+			break;
+	}
+	if (!rc && step != MDB_NOTFOUND)
+		rc = txn_fail(t, step, "mdb_cursor_get", st->changes, 0);
+out:
+	mdb_cursor_close(c);
+	return rc;
+}
+
 /* ---- inodes ----------------------------------------------------------- */
 
 static int op_ino_alloc(struct store_txn *txn, uint64_t *out)
@@ -205,7 +401,8 @@ static int op_inode_put(struct store_txn *txn, const struct store_attr *attr)
 	a.atime = attr->atime;
 	a.mtime = attr->mtime;
 	a.ctime = attr->ctime;
-	return inode_write(t, &a);
+	rc = inode_write(t, &a);
+	return rc ? rc : change_inode(t, a.ino);
 }
 
 static int op_inode_free(struct store_txn *txn, uint64_t ino)
@@ -244,7 +441,7 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 		}
 	}
 	mdb_cursor_close(c);
-	return rc < 0 ? rc : 0;
+	return rc < 0 ? rc : change_inode(t, ino);
 }
 
 /* ---- directory entries ------------------------------------------------ */
@@ -313,7 +510,8 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 	} else {
 		c.nlink++;
 	}
-	return inode_write(t, &c);
+	rc = inode_write(t, &c);
+	return rc ? rc : change_entry(t, parent, name, len, ino);
 }
 
 static int op_dirent_remove(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -363,6 +561,8 @@ static int op_dirent_remove(struct store_txn *txn, uint64_t parent, const char *
 			c.nlink--;
 		rc = inode_write(t, &c);
 	}
+	if (!rc)
+		rc = change_entry(t, parent, name, len, child);
 	if (!rc && ino)
 		*ino = child;
 	return rc;
@@ -490,7 +690,8 @@ static int op_data_put(struct store_txn *txn, uint64_t ino, const void *data, si
 		return rc;
 	a.size = len;
 	a.version++;
-	return inode_write(t, &a);
+	rc = inode_write(t, &a);
+	return rc ? rc : change_inode(t, ino);
 }
 
 /* ---- xattrs ----------------------------------------------------------- */
@@ -553,7 +754,8 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 	if (rc)
 		return rc;
 	a.xattr_bytes = (uint32_t)bytes;
-	return inode_write(t, &a);
+	rc = inode_write(t, &a);
+	return rc ? rc : change_inode(t, ino);
 }
 
 static int op_xattr_list(struct store_txn *txn, uint64_t ino, char *buf, size_t size, size_t *len)
@@ -611,7 +813,9 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 		return rc == -ENOENT ? -ENODATA : rc;
 	a.xattr_bytes -= (uint32_t)(nlen + v.mv_size);
 	rc = db_del(t, st->xattr, &k.val, ino);
-	return rc ? rc : inode_write(t, &a);
+	if (!rc)
+		rc = inode_write(t, &a);
+	return rc ? rc : change_inode(t, ino);
 }
 
 const struct store_ops lmdb_ops = {
@@ -639,4 +843,8 @@ const struct store_ops lmdb_ops = {
     .sync = lmdb_sync,
     .check = lmdb_check,
     .backup = lmdb_backup,
+    .generation = lmdb_generation,
+    .origin = lmdb_origin,
+    .change_last = op_change_last,
+    .changes = op_changes,
 };

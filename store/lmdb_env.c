@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
@@ -363,6 +364,33 @@ static int write_initial(struct lmdb_store *st, MDB_txn *txn)
 	return mdb_put(txn, st->inode, &k.val, &val, 0);
 }
 
+/*
+ * Gives a store made before the change log its empty changes database, in
+ * a write txn of its own: only this once, so that opening an up-to-date
+ * store never waits for another process's writer. A read-only open cannot
+ * add it, and reads the log as empty instead (st->have_changes false).
+ */
+static int add_changes_db(struct lmdb_store *st)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_errno(st, rc, "creating the changes database", 0);
+	rc = mdb_dbi_open(txn, LMDB_DB_CHANGES, MDB_CREATE, &st->changes);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return lmdb_errno(st, rc, "creating the changes database", 0);
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return lmdb_errno(st, rc, "creating the changes database", 0);
+	st->have_changes = true;
+	lmdb_log(st, LOG_INFO, "added the change log to a store made before it");
+	return 0;
+}
+
 /* Opens (with create: creates and fills) the named databases. */
 static int setup_dbs(struct lmdb_store *st, bool create)
 {
@@ -386,13 +414,20 @@ static int setup_dbs(struct lmdb_store *st, bool create)
 		if (rc)
 			goto fail;
 	}
+	/* Stores made before the change log lack it; that is not damage. */
+	rc = mdb_dbi_open(txn, LMDB_DB_CHANGES, create ? MDB_CREATE : 0, &st->changes);
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	st->have_changes = rc == 0;
 	if (create) {
 		rc = write_initial(st, txn);
 		if (rc)
 			goto fail;
 	}
 	rc = mdb_txn_commit(txn);
-	return rc ? lmdb_errno(st, rc, "opening the databases", 0) : 0;
+	if (rc)
+		return lmdb_errno(st, rc, "opening the databases", 0);
+	return st->have_changes || st->read_only ? 0 : add_changes_db(st);
 fail:
 	mdb_txn_abort(txn);
 	return lmdb_errno(st, rc, "opening the databases", 0);
@@ -431,6 +466,24 @@ static int chmod_created(const struct store_config *cfg)
 	return 0;
 }
 
+/*
+ * A random non-zero number naming one open of a store in the change log.
+ * GRND_NONBLOCK: a mount at early boot must not wait for the entropy pool;
+ * time and pid then tell opens apart well enough, which is all it is for.
+ */
+static uint64_t new_origin(void)
+{
+	struct timespec ts;
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+		    ((uint64_t)getpid() << 40);
+	}
+	return v ? v : 1;
+}
+
 int store_lmdb_open(const struct store_config *cfg, struct store **out)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -465,6 +518,7 @@ int store_lmdb_open(const struct store_config *cfg, struct store **out)
 	st->log = cfg->log;
 	st->read_only = cfg->read_only;
 	st->room_min = cfg->map_room_min ? cfg->map_room_min : LMDB_ROOM_MIN;
+	st->origin = new_origin();
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -635,7 +689,8 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 			t->base.st = s;
 			t->write = write;
 			t->err = 0;
-			t->next = NULL;
+			t->parent = t->next = NULL;
+			t->tail.seq_known = t->tail.mine = false;
 			*out = &t->base;
 			return 0;
 		}
@@ -670,6 +725,14 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	}
 	t->base.st = ptxn->st;
 	t->write = t->nested = true;
+	t->parent = parent;
+	t->tail = parent->tail;
+	/*
+	 * Coalesce only within the child: a reader of the log between two
+	 * children of one batch (the mount that owns the batch, after each
+	 * request) must see a record for each of them.
+	 */
+	t->tail.mine = false;
 	*out = &t->base;
 	return 0;
 }
@@ -729,6 +792,8 @@ int lmdb_txn_commit(struct store_txn *txn)
 			rc = lmdb_errno(st, rc, "committing a transaction", 0);
 	}
 	if (t->nested) { /* the parent's live count and map room cover it */
+		if (!rc) /* the child's records are the parent's now */
+			t->parent->tail = t->tail;
 		free(t);
 		return rc;
 	}
@@ -747,6 +812,28 @@ void lmdb_txn_abort(struct store_txn *txn)
 		return;
 	}
 	txn_end(lmdb_txn_store(t), t);
+}
+
+/* ---- generation, origin ----------------------------------------------- */
+
+/*
+ * Reads the newest meta page through the map, which a writer in another
+ * process updates in place. mu keeps a remap (which unmaps it) away.
+ */
+uint64_t lmdb_generation(struct store *s)
+{
+	struct lmdb_store *st = lmdb_store_of(s);
+	MDB_envinfo info;
+
+	pthread_mutex_lock(&st->mu);
+	mdb_env_info(st->env, &info);
+	pthread_mutex_unlock(&st->mu);
+	return info.me_last_txnid;
+}
+
+uint64_t lmdb_origin(struct store *s)
+{
+	return lmdb_store_of(s)->origin;
 }
 
 /* ---- statfs, sync ----------------------------------------------------- */

@@ -253,3 +253,84 @@ int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v
 			 (unsigned long long)ino);
 	return rc;
 }
+
+/* A change log key: the seq, big-endian so that keys sort by seq. */
+void lmdb_seq_key(unsigned char buf[8], uint64_t seq, MDB_val *out)
+{
+	for (int i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(seq >> (56 - 8 * i));
+	out->mv_data = buf;
+	out->mv_size = 8;
+}
+
+/* Reads a change log key; -EINVAL when it is not 8 bytes. */
+int lmdb_seq_get(const MDB_val *key, uint64_t *seq)
+{
+	if (key->mv_size != 8)
+		return -EINVAL;
+	*seq = lmdb_key_ino(key);
+	return 0;
+}
+
+/*
+ * A change record: version, kind, origin, ino, parent, then the name's
+ * bytes (none for STORE_CHANGE_INODE); the value's length gives the name's.
+ * c->seq is the key, not part of the record. Returns the record's length.
+ */
+size_t lmdb_change_encode(unsigned char rec[LMDB_CHANGE_HDR_LEN + STORE_NAME_MAX],
+			  const struct store_change *c)
+{
+	unsigned char *p = rec;
+
+	*p++ = LMDB_CHANGE_REC_VERSION;
+	*p++ = (unsigned char)c->kind;
+	p = put_le64(p, c->origin);
+	p = put_le64(p, c->ino);
+	p = put_le64(p, c->parent);
+	if (c->namelen > 0)
+		memcpy(p, c->name, c->namelen);
+	return LMDB_CHANGE_HDR_LEN + c->namelen;
+}
+
+/*
+ * Reads the change record at key; out->name points into v (valid as long
+ * as v is). -EIO, logged, for a key or record of the wrong shape: another
+ * version, an unknown kind, an inode record with a name or an entry record
+ * without one.
+ */
+int lmdb_change_decode(const struct lmdb_store *st, const MDB_val *key, const MDB_val *v,
+		       struct store_change *out)
+{
+	const unsigned char *rec = v->mv_data, *p = rec;
+	struct store_change c = {0};
+	size_t namelen;
+
+	if (lmdb_seq_get(key, &c.seq)) {
+		lmdb_log(st, LOG_ERR, "change log: a key of %zu bytes, expected 8", key->mv_size);
+		return -EIO;
+	}
+	if (v->mv_size < LMDB_CHANGE_HDR_LEN || p[0] != LMDB_CHANGE_REC_VERSION)
+		goto bad;
+	namelen = v->mv_size - LMDB_CHANGE_HDR_LEN;
+	c.kind = (enum store_change_kind)p[1];
+	p += 2;
+	c.origin = get_le64(&p);
+	c.ino = get_le64(&p);
+	c.parent = get_le64(&p);
+	if (c.kind == STORE_CHANGE_INODE && namelen == 0)
+		c.name = NULL;
+	else if (c.kind == STORE_CHANGE_ENTRY && namelen > 0 && namelen <= STORE_NAME_MAX)
+		c.name = (const char *)p;
+	else
+		goto bad;
+	c.namelen = namelen;
+	*out = c;
+	return 0;
+bad:
+	lmdb_log(st, LOG_ERR,
+		 "change log: unreadable record %llu (%zu bytes, version %u, kind %u; expected "
+		 "version %u)",
+		 (unsigned long long)c.seq, v->mv_size, v->mv_size ? rec[0] : 0u,
+		 v->mv_size > 1 ? rec[1] : 0u, LMDB_CHANGE_REC_VERSION);
+	return -EIO;
+}

@@ -4,7 +4,8 @@
  *                  statfs, sync, and the one LMDB-code-to-errno mapping;
  *   lmdb_format.c  the byte layout of every key and value (the code form of
  *                  docs/store-format.md);
- *   lmdb.c         the item operations (inodes, entries, data, xattrs);
+ *   lmdb.c         the item operations (inodes, entries, data, xattrs) and
+ *                  the change log they append to;
  *   lmdb_check.c, lmdb_check_tree.c
  *                  store_check(): the offline verification of a whole store
  *                  (their shared types are in lmdb_check_i.h);
@@ -27,7 +28,8 @@
 #define LMDB_DB_DIRENT "dirent"
 #define LMDB_DB_DATA "data"
 #define LMDB_DB_XATTR "xattr"
-#define LMDB_MAXDBS 8
+#define LMDB_DB_CHANGES "changes" /* additive: stores made before it lack it */
+#define LMDB_MAXDBS 8		  /* 6 used */
 
 /* Keys of the meta database. */
 #define LMDB_META_FORMAT "format"
@@ -45,6 +47,9 @@ static inline MDB_val lmdb_meta_key(const char *name)
 #define LMDB_INODE_REC_LEN 85u	/* 1 version + 4 * u32 + 3 * u64 + 2 * u32 + 3 * 12 */
 #define LMDB_DIRENT_VAL_LEN 12u /* u64 child ino + u32 type bits */
 #define LMDB_DATA_HDR_LEN 8u	/* u64 XXH3-64 of the data */
+#define LMDB_CHANGE_REC_VERSION 1u
+#define LMDB_CHANGE_HDR_LEN 26u /* 1 version + 1 kind + u64 origin, ino, parent; then the name */
+#define LMDB_CHANGES_TRIM_EVERY 1024u /* appends between trims of the change log */
 
 /* A key: an inode number, big-endian so keys sort by number, then a name. */
 struct lmdb_key {
@@ -58,7 +63,11 @@ struct lmdb_store {
 	struct store base; /* first: store.c reaches ops through it */
 	MDB_env *env;
 	/* Opened once by store_lmdb_open(); valid until lmdb_close(). */
-	MDB_dbi meta, inode, dirent, data, xattr;
+	MDB_dbi meta, inode, dirent, data, xattr, changes;
+	/* false only on a read-only open of a store made before the change
+	 * log: changes is then not a handle, and the log reads as empty */
+	bool have_changes;
+	uint64_t origin; /* store_origin(): random, non-zero, fixed at open */
 	char *path; /* the store directory, for log lines and statvfs() */
 	bool read_only;
 	size_t psize; /* LMDB page size, bytes */
@@ -81,13 +90,33 @@ struct lmdb_store {
 	unsigned nidle;	       /* (mu) length of the idle list */
 };
 
+/*
+ * What a write txn knows of the change log's tail, so that an append needs
+ * no lookup and can coalesce. Only this txn (and its children) writes the
+ * log while it is open, so this stays true until the txn ends. A nested txn
+ * begins with a copy of its parent's (less mine: its first record is never
+ * merged into the parent's) and hands it back when it commits; an abort
+ * drops the copy, leaving the parent's as it was, like the records.
+ */
+struct lmdb_change_tail {
+	bool seq_known; /* seq has been read (or written) in this txn */
+	bool mine;	/* the record at seq is the one below, written by this txn */
+	uint64_t seq;	/* the last seq in the log as this txn sees it (0: none) */
+	uint8_t kind;	/* enum store_change_kind */
+	uint64_t ino, parent;
+	uint32_t namelen;
+	unsigned char name[STORE_NAME_MAX];
+};
+
 struct lmdb_txn {
 	struct store_txn base; /* first: store.c reaches the store through it */
 	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
 	bool write;
-	bool nested;	       /* a child of another write txn: no map or live-count bookkeeping */
-	int err;	       /* first LMDB failure that broke the txn; commit returns it */
-	struct lmdb_txn *next; /* idle list link */
+	bool nested; /* a child of another write txn: no map or live-count bookkeeping */
+	int err;     /* first LMDB failure that broke the txn; commit returns it */
+	struct lmdb_txn *parent;      /* nested: the txn it was begun in */
+	struct lmdb_txn *next;	      /* idle list link */
+	struct lmdb_change_tail tail; /* write txns only */
 };
 
 static inline struct lmdb_store *lmdb_store_of(struct store *st)
@@ -116,6 +145,8 @@ int lmdb_txn_commit(struct store_txn *txn);
 void lmdb_txn_abort(struct store_txn *txn);
 int lmdb_statfs(struct store *st, struct store_statfs *out);
 int lmdb_sync(struct store *st);
+uint64_t lmdb_generation(struct store *st);
+uint64_t lmdb_origin(struct store *st);
 
 /*
  * Turns an LMDB (or errno) result into a negative errno: MDB_NOTFOUND
@@ -147,6 +178,12 @@ void lmdb_data_encode(void *dst, const void *data, size_t len);
 int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v, const void **data,
 		     size_t *len);
 int lmdb_data_parse(const MDB_val *v, const void **data, size_t *len);
+void lmdb_seq_key(unsigned char buf[8], uint64_t seq, MDB_val *out);
+int lmdb_seq_get(const MDB_val *key, uint64_t *seq);
+size_t lmdb_change_encode(unsigned char rec[LMDB_CHANGE_HDR_LEN + STORE_NAME_MAX],
+			  const struct store_change *c);
+int lmdb_change_decode(const struct lmdb_store *st, const MDB_val *key, const MDB_val *v,
+		       struct store_change *out);
 
 /* lmdb_check.c */
 int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,

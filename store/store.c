@@ -216,6 +216,30 @@ int store_backup(struct store *st, int fd,
 	return st->ops->backup(st, fd, progress, arg);
 }
 
+uint64_t store_generation(struct store *st)
+{
+	return st->ops->generation(st);
+}
+
+uint64_t store_origin(struct store *st)
+{
+	return st->ops->origin(st);
+}
+
+int store_change_last(struct store_txn *txn, uint64_t *seq)
+{
+	if (!seq)
+		return -EINVAL;
+	return txn->st->ops->change_last(txn, seq);
+}
+
+int store_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	return txn->st->ops->changes(txn, after, fn, arg);
+}
+
 int store_in_use(const char *path)
 {
 	if (!path)

@@ -58,6 +58,7 @@ struct store;
 struct store_txn;
 struct store_check_ops;     /* store_check(), below */
 struct store_check_summary; /* store_check(), below */
+struct store_change;        /* the change log, below */
 
 /* Configuration for store_open(); zeroed fields take the defaults. */
 struct store_config {
@@ -154,6 +155,12 @@ struct store_ops {
 		     struct store_check_summary *out);
 	int (*backup)(struct store *st, int fd,
 		      void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg);
+	uint64_t (*generation)(struct store *st);
+	uint64_t (*origin)(struct store *st);
+	int (*change_last)(struct store_txn *txn, uint64_t *seq);
+	/* fn is a store_change_fn (declared with the change log, below) */
+	int (*changes)(struct store_txn *txn, uint64_t after,
+		       int (*fn)(void *arg, const struct store_change *c), void *arg);
 };
 
 /* Every backend's struct store begins with this. */

@@ -1875,6 +1875,569 @@ static void test_nested_on_read_txn(void **state)
 	assert_int_equal(store_txn_commit(r), 0);
 }
 
+/* ---- the change log ---------------------------------------------------- */
+
+#define CHG_MAX 32
+
+/* What store_changes() delivered: the first CHG_MAX records, names copied. */
+struct changes {
+	int n;	     /* records delivered (may exceed CHG_MAX) */
+	int stop_at; /* when n reaches it, the callback returns 7 (0: never) */
+	uint64_t first_seq, last_seq;
+	bool in_order; /* every seq was the one before + 1 */
+	struct store_change c[CHG_MAX];
+	char name[CHG_MAX][STORE_NAME_MAX + 1];
+};
+
+static int collect_change(void *arg, const struct store_change *c)
+{
+	struct changes *cs = arg;
+
+	if (cs->n == 0) {
+		cs->first_seq = c->seq;
+		cs->in_order = true;
+	} else if (c->seq != cs->last_seq + 1) {
+		cs->in_order = false;
+	}
+	cs->last_seq = c->seq;
+	if (cs->n < CHG_MAX) {
+		cs->c[cs->n] = *c;
+		memcpy(cs->name[cs->n], c->name ? c->name : "", c->namelen);
+		cs->name[cs->n][c->namelen] = '\0';
+		cs->c[cs->n].name = NULL; /* valid only during the call */
+	}
+	cs->n++;
+	return cs->stop_at && cs->n == cs->stop_at ? 7 : 0;
+}
+
+/* store_changes(after) in a read txn of its own; *cs is what it delivered. */
+static int read_changes(struct store *st, uint64_t after, struct changes *cs)
+{
+	struct store_txn *t = begin(st, STORE_TXN_READ);
+	int rc;
+
+	memset(cs, 0, sizeof(*cs));
+	rc = store_changes(t, after, collect_change, cs);
+	assert_int_equal(store_txn_commit(t), 0);
+	return rc;
+}
+
+static uint64_t change_last(struct store *st)
+{
+	struct store_txn *t = begin(st, STORE_TXN_READ);
+	uint64_t seq = UINT64_MAX;
+
+	assert_int_equal(store_change_last(t, &seq), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	return seq;
+}
+
+static void assert_change(const struct changes *cs, int i, uint64_t seq, uint64_t origin,
+			  enum store_change_kind kind, uint64_t ino, uint64_t parent,
+			  const char *name)
+{
+	assert_true(i < cs->n && i < CHG_MAX);
+	assert_int_equal(cs->c[i].seq, seq);
+	assert_int_equal(cs->c[i].origin, origin);
+	assert_int_equal(cs->c[i].kind, kind);
+	assert_int_equal(cs->c[i].ino, ino);
+	assert_int_equal(cs->c[i].parent, parent);
+	assert_int_equal(cs->c[i].namelen, name ? strlen(name) : 0);
+	assert_string_equal(cs->name[i], name ? name : "");
+}
+
+/* The log's last record, which must be seq with these fields. */
+static void assert_last_change(struct store *st, uint64_t seq, enum store_change_kind kind,
+			       uint64_t ino, uint64_t parent, const char *name)
+{
+	struct changes cs;
+
+	assert_int_equal(change_last(st), seq);
+	assert_int_equal(read_changes(st, seq - 1, &cs), 0);
+	assert_int_equal(cs.n, 1);
+	assert_change(&cs, 0, seq, store_origin(st), kind, ino, parent, name);
+}
+
+/* Each mutating operation, in a txn of its own, appends its one record. */
+static void test_changes_each_op(void **state)
+{
+	struct fx *f = *state;
+	struct store_attr a = {.mode = S_IFREG | 0644, .uid = 1000, .gid = 1000};
+	struct store_buf b;
+	struct store_txn *t;
+	struct changes cs;
+	uint64_t ino, seq = UINT64_MAX;
+	size_t len;
+	char buf[64];
+
+	assert_int_not_equal(store_origin(f->st), 0);
+	t = begin(f->st, STORE_TXN_READ); /* a new store's log is empty */
+	assert_int_equal(store_change_last(t, &seq), 0);
+	assert_int_equal(seq, 0);
+	memset(&cs, 0, sizeof(cs));
+	assert_int_equal(store_changes(t, 0, collect_change, &cs), 0);
+	assert_int_equal(cs.n, 0);
+	assert_int_equal(store_change_last(t, NULL), -EINVAL);
+	assert_int_equal(store_changes(t, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &a.ino), 0); /* no record */
+	assert_int_equal(store_inode_put(t, &a), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 1, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "file", 4, a.ino), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 2, STORE_CHANGE_ENTRY, a.ino, STORE_ROOT_INO, "file");
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(t, a.ino, "abc", 3), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 3, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_xattr_set(t, a.ino, "user.k", "v", 1, 0), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 4, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_xattr_remove(t, a.ino, "user.k"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 5, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	a.mode = S_IFREG | 0600;
+	assert_int_equal(store_inode_put(t, &a), 0); /* an existing inode */
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 6, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	/* reads, and operations that refuse, write nothing */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "file", 4, &ino), 0);
+	assert_int_equal(store_data_get(t, a.ino, &b), 0);
+	free(b.data);
+	assert_int_equal(store_xattr_list(t, a.ino, buf, sizeof(buf), &len), 0);
+	assert_int_equal(store_xattr_get(t, a.ino, "user.k", buf, sizeof(buf), &len), -ENODATA);
+	assert_int_equal(store_dir_list(t, STORE_ROOT_INO, collect, &(struct listing){0}), 0);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "file", 4, a.ino), -EEXIST);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "none", 4, &ino), -ENOENT);
+	assert_int_equal(store_xattr_remove(t, a.ino, "user.none"), -ENODATA);
+	assert_int_equal(store_xattr_set(t, a.ino, "user.k", "v", 1, XATTR_REPLACE), -ENODATA);
+	assert_int_equal(store_inode_free(t, STORE_ROOT_INO), -ENOTEMPTY);
+	assert_int_equal(store_data_put(t, 999, "x", 1), -ENOENT);
+	assert_int_equal(store_change_last(t, &seq), 0);
+	assert_int_equal(seq, 6);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(change_last(f->st), 6);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "file", 4, &ino), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 7, STORE_CHANGE_ENTRY, a.ino, STORE_ROOT_INO, "file");
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_inode_free(t, a.ino), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 8, STORE_CHANGE_INODE, a.ino, 0, NULL);
+
+	/* the whole log, in order; a callback that stops it */
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	assert_int_equal(cs.n, 8);
+	assert_true(cs.in_order);
+	assert_change(&cs, 1, 2, store_origin(f->st), STORE_CHANGE_ENTRY, a.ino, 1, "file");
+	memset(&cs, 0, sizeof(cs));
+	cs.stop_at = 2;
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_changes(t, 3, collect_change, &cs), 7);
+	assert_int_equal(cs.n, 2);
+	assert_int_equal(cs.first_seq, 4);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* Records are numbered on across commits, txns and reopens; a write txn sees its own. */
+static void test_changes_seq_across_commits(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	struct changes cs;
+	uint64_t seq, origin = store_origin(f->st);
+
+	for (int i = 0; i < 5; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		t = begin(f->st, STORE_TXN_WRITE);
+		make_file(t, STORE_ROOT_INO, name); /* INODE, ENTRY */
+		assert_int_equal(store_change_last(t, &seq), 0);
+		assert_int_equal(seq, 2 * (uint64_t)i + 2);
+		assert_int_equal(store_txn_commit(t), 0);
+		assert_int_equal(change_last(f->st), 2 * (uint64_t)i + 2);
+	}
+	cfg.create = false;
+	reopen(f, &cfg);
+	assert_int_not_equal(store_origin(f->st), origin); /* another open */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(t, 2, "x", 1), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	assert_int_equal(cs.n, 11);
+	assert_true(cs.in_order);
+	assert_int_equal(cs.first_seq, 1);
+	assert_change(&cs, 0, 1, origin, STORE_CHANGE_INODE, 2, 0, NULL);
+	assert_change(&cs, 9, 10, origin, STORE_CHANGE_ENTRY, 6, 1, "f4");
+	assert_change(&cs, 10, 11, store_origin(f->st), STORE_CHANGE_INODE, 2, 0, NULL);
+	assert_int_equal(read_changes(f->st, 11, &cs), 0); /* up to date */
+	assert_int_equal(cs.n, 0);
+	assert_int_equal(read_changes(f->st, 12, &cs), -ESTALE); /* a log older than the caller */
+	assert_int_equal(cs.n, 0);
+}
+
+/*
+ * A txn coalesces only a repeat of its own last record. A nested txn's first
+ * record is never merged into its parent's (the mount reads the log between
+ * the requests of one batch); a parent's repeat of its committed child's is.
+ */
+static void test_changes_coalesce(void **state)
+{
+	struct fx *f = *state;
+	uint64_t o = store_origin(f->st), a, b;
+	struct store_txn *p, *c;
+	struct changes cs;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	a = make_file(p, STORE_ROOT_INO, "a"); /* 1 INODE a, 2 ENTRY a */
+	b = make_file(p, STORE_ROOT_INO, "b"); /* 3 INODE b, 4 ENTRY b */
+	assert_int_equal(store_txn_commit(p), 0);
+
+	/* a write, then its times: one record */
+	p = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(p, a, "x", 1), 0); /* 5 */
+	assert_int_equal(store_inode_put(p, &(struct store_attr){.ino = a, .mode = S_IFREG | 0600}),
+			 0);
+	assert_int_equal(store_txn_commit(p), 0);
+	/* another txn's repeat of the last record is a record of its own */
+	p = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(p, a, "y", 1), 0); /* 6 */
+
+	c = begin_nested(p);
+	assert_int_equal(store_data_put(c, a, "z", 1), 0); /* 7: not merged into 6 */
+	assert_int_equal(store_data_put(c, a, "z", 1), 0); /* a repeat within the child */
+	assert_int_equal(store_data_put(c, b, "z", 1), 0); /* 8 */
+	assert_int_equal(store_txn_commit(c), 0);
+	assert_int_equal(store_data_put(p, b, "w", 1), 0); /* a repeat of its child's 8 */
+
+	/* an aborted child's records are gone: the parent's last is 8 again */
+	c = begin_nested(p);
+	assert_int_equal(store_dirent_remove(c, STORE_ROOT_INO, "a", 1, NULL), 0);
+	assert_int_equal(store_data_put(c, a, "v", 1), 0);
+	store_txn_abort(c);
+	assert_int_equal(store_data_put(p, a, "u", 1), 0); /* 9: the child's INODE a is gone */
+	assert_int_equal(store_data_put(p, b, "t", 1), 0); /* 10 */
+	assert_int_equal(store_dirent_add(p, b, "x", 1, a), -ENOTDIR); /* refused: no record */
+	assert_int_equal(store_data_put(p, b, "s", 1), 0);	       /* still a repeat of 10 */
+	assert_int_equal(store_txn_commit(p), 0);
+
+	assert_int_equal(read_changes(f->st, 4, &cs), 0);
+	assert_int_equal(cs.n, 6);
+	assert_true(cs.in_order);
+	assert_change(&cs, 0, 5, o, STORE_CHANGE_INODE, a, 0, NULL);
+	assert_change(&cs, 1, 6, o, STORE_CHANGE_INODE, a, 0, NULL);
+	assert_change(&cs, 2, 7, o, STORE_CHANGE_INODE, a, 0, NULL);
+	assert_change(&cs, 3, 8, o, STORE_CHANGE_INODE, b, 0, NULL);
+	assert_change(&cs, 4, 9, o, STORE_CHANGE_INODE, a, 0, NULL);
+	assert_change(&cs, 5, 10, o, STORE_CHANGE_INODE, b, 0, NULL);
+}
+
+/* Aborted txns and aborted nested txns leave no record, and no gap. */
+static void test_changes_abort_leaves_none(void **state)
+{
+	struct fx *f = *state;
+	uint64_t o = store_origin(f->st), kept, seq;
+	struct store_txn *p, *c;
+	struct changes cs;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	kept = make_file(p, STORE_ROOT_INO, "kept"); /* 1, 2 */
+	assert_int_equal(store_txn_commit(p), 0);
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	make_file(p, STORE_ROOT_INO, "gone");
+	assert_int_equal(store_data_put(p, kept, "x", 1), 0);
+	store_txn_abort(p);
+	assert_int_equal(change_last(f->st), 2);
+
+	/* a child's records go with it; the parent's stay */
+	p = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(p, kept, "p", 1), 0); /* 3 */
+	c = begin_nested(p);
+	make_file(c, STORE_ROOT_INO, "child");
+	assert_int_equal(store_xattr_set(c, kept, "user.k", "v", 1, 0), 0);
+	assert_int_equal(store_change_last(c, &seq), 0);
+	assert_int_equal(seq, 6);
+	store_txn_abort(c);
+	assert_int_equal(store_change_last(p, &seq), 0);
+	assert_int_equal(seq, 3);
+	assert_int_equal(store_dirent_add(p, STORE_ROOT_INO, "link", 4, kept), 0); /* 4 */
+	assert_int_equal(store_txn_commit(p), 0);
+
+	/* a committed child inside a parent that aborts */
+	p = begin(f->st, STORE_TXN_WRITE);
+	c = begin_nested(p);
+	assert_int_equal(store_data_put(c, kept, "c", 1), 0);
+	assert_int_equal(store_txn_commit(c), 0);
+	store_txn_abort(p);
+
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	assert_int_equal(cs.n, 4);
+	assert_true(cs.in_order);
+	assert_change(&cs, 2, 3, o, STORE_CHANGE_INODE, kept, 0, NULL);
+	assert_change(&cs, 3, 4, o, STORE_CHANGE_ENTRY, kept, STORE_ROOT_INO, "link");
+}
+
+/*
+ * In a child process, with no cmocka: opens the store, writes data to ino
+ * in one txn, and sends its origin through fd. Returns an exit status.
+ */
+static int child_write_change(const char *path, uint64_t ino, int fd)
+{
+	struct store_config cfg = {.path = path, .log = capture_log};
+	struct store_txn *t;
+	struct store *st;
+	uint64_t origin;
+	int rc;
+
+	if (store_open(&cfg, &st) != 0)
+		return 1;
+	origin = store_origin(st);
+	rc = store_txn_begin(st, STORE_TXN_WRITE, &t);
+	if (!rc) {
+		rc = store_data_put(t, ino, "child", 5);
+		if (rc)
+			store_txn_abort(t);
+		else
+			rc = store_txn_commit(t);
+	}
+	store_close(st);
+	if (rc)
+		return 2;
+	return write(fd, &origin, sizeof(origin)) == sizeof(origin) ? 0 : 3;
+}
+
+/* Each record carries its writer's origin; the generation follows commits anywhere. */
+static void test_changes_origin_and_generation(void **state)
+{
+	struct fx *f = *state;
+	uint64_t mine = store_origin(f->st), theirs = 0, gen, ino;
+	struct store_txn *t;
+	struct changes cs;
+	int fds[2], status;
+	pid_t pid;
+
+	gen = store_generation(f->st);
+	t = begin(f->st, STORE_TXN_WRITE);
+	ino = make_file(t, STORE_ROOT_INO, "f"); /* 1, 2 */
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_true(store_generation(f->st) > gen);
+	gen = store_generation(f->st);
+
+	/* reading, and a write txn that ends without writing, change nothing */
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	t = begin(f->st, STORE_TXN_WRITE);
+	store_txn_abort(t);
+	assert_int_equal(store_generation(f->st), gen);
+	assert_int_equal(store_generation(f->st), gen);
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_write_change(f->path, ino, fds[1]));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(fds[0], &theirs, sizeof(theirs)), sizeof(theirs));
+	close(fds[0]);
+	close(fds[1]);
+
+	/* no txn of this process ran since: the generation saw the other's commit */
+	assert_true(store_generation(f->st) > gen);
+	assert_int_not_equal(theirs, 0);
+	assert_int_not_equal(theirs, mine);
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	assert_int_equal(cs.n, 3);
+	assert_change(&cs, 0, 1, mine, STORE_CHANGE_INODE, ino, 0, NULL);
+	assert_change(&cs, 1, 2, mine, STORE_CHANGE_ENTRY, ino, STORE_ROOT_INO, "f");
+	assert_change(&cs, 2, 3, theirs, STORE_CHANGE_INODE, ino, 0, NULL);
+}
+
+/* Appends n records in txns of 20,000, alternating two inodes so none coalesce. */
+static void append_records(struct store *st, uint64_t a, uint64_t b, uint64_t n)
+{
+	struct store_attr at = {.mode = S_IFREG | 0644};
+	struct store_txn *t = NULL;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 20000 == 0) {
+			if (t)
+				assert_int_equal(store_txn_commit(t), 0);
+			t = begin(st, STORE_TXN_WRITE);
+		}
+		at.ino = i % 2 ? b : a;
+		assert_int_equal(store_inode_put(t, &at), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* The log keeps its last STORE_CHANGES_KEEP records; a caller that fell behind is told. */
+static void test_changes_trim(void **state)
+{
+	struct fx *f = *state;
+	/* trims at 66560 (seq <= 1024 go) and 67584 (seq <= 2048 go) */
+	const uint64_t n = STORE_CHANGES_KEEP + 2048 + 100, first = 2049;
+	uint64_t a, b, key_first = 0;
+	unsigned char key[8];
+	struct store_txn *t;
+	struct changes cs;
+	struct raw r;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_stat ms;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_ino_alloc(t, &a), 0);
+	assert_int_equal(store_ino_alloc(t, &b), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	append_records(f->st, a, b, n);
+	assert_int_equal(change_last(f->st), n);
+
+	assert_int_equal(read_changes(f->st, 0, &cs), -ESTALE);
+	assert_int_equal(cs.n, 0);
+	assert_int_equal(read_changes(f->st, first - 2, &cs), -ESTALE);
+	assert_int_equal(cs.n, 0);
+	assert_int_equal(read_changes(f->st, first - 1, &cs), 0); /* nothing missed */
+	assert_int_equal(cs.n, n - first + 1);
+	assert_true(cs.in_order);
+	assert_int_equal(cs.first_seq, first);
+	assert_int_equal(cs.last_seq, n);
+	assert_int_equal(read_changes(f->st, n - 10, &cs), 0);
+	assert_int_equal(cs.n, 10);
+	assert_true(cs.in_order);
+	for (int i = 0; i < 10; i++) /* seq s was written for inode a when s is odd */
+		assert_change(&cs, i, n - 9 + i, store_origin(f->st), STORE_CHANGE_INODE,
+			      (n - 9 + i) % 2 ? a : b, 0, NULL);
+	assert_true(n - first + 1 >= STORE_CHANGES_KEEP);
+
+	/* what is on disk: exactly the records first..n */
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, false);
+	assert_int_equal(mdb_stat(r.txn, raw_dbi(&r, "changes", 0), &ms), 0);
+	assert_int_equal(ms.ms_entries, n - first + 1);
+	assert_int_equal(mdb_cursor_open(r.txn, raw_dbi(&r, "changes", 0), &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(k.mv_size, 8);
+	for (int i = 0; i < 8; i++)
+		key_first = key_first << 8 | ((unsigned char *)k.mv_data)[i];
+	assert_int_equal(key_first, first);
+	mdb_cursor_close(cur);
+	raw_close(&r);
+	put_be64(key, first - 1);
+	assert_int_equal(raw_get(f->path, "changes", key, 8, (unsigned char[64]){0}, 64),
+			 (size_t)-1);
+}
+
+/* The record layout of docs/store-format.md, byte by byte. */
+static void test_change_format_bytes(void **state)
+{
+	struct fx *f = *state;
+	uint64_t origin = store_origin(f->st), ino;
+	unsigned char want[64], got[64], key[8];
+	struct store_txn *t;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	ino = make_file(t, STORE_ROOT_INO, "f.txt"); /* 1 INODE, 2 ENTRY */
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* be64 seq -> version 1, kind, le64 origin, ino, parent, then the name */
+	memset(want, 0, sizeof(want));
+	want[0] = 1;
+	want[1] = STORE_CHANGE_INODE;
+	put_le(want + 2, origin, 8);
+	put_le(want + 10, ino, 8);
+	put_be64(key, 1);
+	assert_int_equal(raw_get(f->path, "changes", key, 8, got, sizeof(got)), 26);
+	assert_memory_equal(got, want, 26);
+
+	want[1] = STORE_CHANGE_ENTRY;
+	put_le(want + 18, STORE_ROOT_INO, 8);
+	memcpy(want + 26, "f.txt", 5);
+	put_be64(key, 2);
+	assert_int_equal(raw_get(f->path, "changes", key, 8, got, sizeof(got)), 31);
+	assert_memory_equal(got, want, 31);
+}
+
+/*
+ * A store made before the change log: read-only, it reads as an empty log;
+ * opened read-write, it gets one, numbered from 1.
+ */
+static void test_changes_store_without_log(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	struct changes cs;
+	struct raw r;
+	char want[256];
+	MDB_dbi dbi;
+	uint64_t ino;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	ino = make_file(t, STORE_ROOT_INO, "f");
+	assert_int_equal(store_txn_commit(t), 0);
+	cfg.create = false;
+	cfg.read_only = true;
+	reopen(f, &cfg); /* read-only, with a log: it reads it */
+	assert_int_equal(change_last(f->st), 2);
+	assert_int_equal(read_changes(f->st, 0, &cs), 0);
+	assert_int_equal(cs.n, 2);
+	store_close(f->st);
+	f->st = NULL;
+
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_dbi_open(r.txn, "changes", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(r.txn, dbi, 1), 0);
+	raw_close(&r);
+
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	assert_int_equal(change_last(f->st), 0);
+	for (uint64_t after = 0; after < 4; after++) { /* never an error */
+		assert_int_equal(read_changes(f->st, after, &cs), 0);
+		assert_int_equal(cs.n, 0);
+	}
+	assert_int_equal(store_check(f->st, NULL, NULL, &(struct store_check_summary){0}), 0);
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, false); /* the read-only open added nothing */
+	assert_int_equal(mdb_dbi_open(r.txn, "changes", 0, &dbi), MDB_NOTFOUND);
+	raw_close(&r);
+
+	cfg.read_only = false;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	snprintf(want, sizeof(want), "%s: added the change log to a store made before it", f->path);
+	assert_true(logged(want));
+	assert_int_equal(change_last(f->st), 0);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(t, ino, "x", 1), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_last_change(f->st, 1, STORE_CHANGE_INODE, ino, 0, NULL);
+}
+
 /* ---- store_check ------------------------------------------------------- */
 
 #define CHECK_MAX 16
@@ -2880,6 +3443,14 @@ int main(void)
 	    T(test_nested_abort_restores, setup_store),
 	    T(test_nested_failure_then_abort, setup_store),
 	    T(test_nested_on_read_txn, setup_store),
+	    T(test_changes_each_op, setup_store),
+	    T(test_changes_seq_across_commits, setup_store),
+	    T(test_changes_coalesce, setup_store),
+	    T(test_changes_abort_leaves_none, setup_store),
+	    T(test_changes_origin_and_generation, setup_store),
+	    T(test_changes_trim, setup_store),
+	    T(test_change_format_bytes, setup_store),
+	    T(test_changes_store_without_log, setup_store),
 	    T(test_check_clean, setup_store),
 	    T(test_check_data_checksum, setup_store),
 	    T(test_check_wrong_size, setup_store),
