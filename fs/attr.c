@@ -36,7 +36,7 @@ void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
  */
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
-	int rc = store_inode_get(txn, ino, out);
+	int rc = fs_view_attr(ctx, txn, ino, out);
 	struct fs_inode *in;
 
 	if (rc)
@@ -58,10 +58,12 @@ int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 
 	if (!f || f->inode->ino != ino)
 		return fs_attr_get(ctx, txn, ino, out);
-	rc = store_inode_get(txn, ino, out);
+	rc = fs_view_attr(ctx, txn, ino, out);
 	if (rc)
 		return rc;
-	if (f->writable) {
+	if (f->inode->ncached)
+		fs_file_overlay(f->inode, out); /* the page-cache readers' size */
+	else if (f->writable) {
 		fs_file_overlay(f->inode, out);
 		if (f->dirty)
 			out->size = f->len;
@@ -69,6 +71,20 @@ int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		out->size = f->len;
 	}
 	return 0;
+}
+
+/*
+ * Records that the kernel was just given a's attributes: its i_size is then
+ * that version's (or, while page-cache readers are open, theirs; see
+ * fs_file_overlay()). A page-cache open of another version has the kernel
+ * ask again (ops_file.c).
+ */
+void fs_attr_sent(struct fs_ctx *ctx, const struct store_attr *a)
+{
+	struct fs_inode *in = fs_inode_find(&ctx->itab, a->ino);
+
+	if (in)
+		in->kattr_version = in->ncached ? in->kversion : a->version;
 }
 
 /* Sets a directory's mtime and ctime: its entries changed. */
@@ -103,12 +119,25 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_attr_sent(ctx, a);
 	if (fuse_reply_entry(req, &e) != 0) {
 		/* The kernel never got it: undo the reference. */
 		struct fs_inode *in = fs_inode_find(&ctx->itab, a->ino);
 		if (in)
 			fs_inode_unref(&ctx->itab, in, 1);
 	}
+}
+
+/*
+ * Validates a name an operation would create, remove or rename in parent:
+ * as fs_check_name(), and -EPERM inside .itemfs or for .itemfs itself.
+ */
+int fs_check_entry(uint64_t parent, const char *name, size_t *len)
+{
+	if (fs_ino_is_hidden(parent) ||
+	    (parent == STORE_ROOT_INO && strcmp(name, FS_HIDDEN_NAME) == 0))
+		return -EPERM;
+	return fs_check_name(name, len);
 }
 
 /* Validates a name from the kernel; its length goes to *len. */

@@ -87,8 +87,12 @@ int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out)
 	int rc;
 
 	if (!ctx->batch) {
-		if (ctx->opts.commit_interval <= 0 || disk_is_low(ctx))
-			return store_txn_begin(ctx->store, STORE_TXN_WRITE, out);
+		if (ctx->opts.commit_interval <= 0 || disk_is_low(ctx)) {
+			rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, out);
+			if (rc == 0)
+				ctx->view_wrote = true;
+			return rc;
+		}
 		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &ctx->batch);
 		if (rc)
 			return rc;
@@ -97,7 +101,10 @@ int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out)
 		ctx->batch_bytes = 0;
 	}
 	ctx->batch_ops++;
-	return store_txn_begin_nested(ctx->batch, out);
+	rc = store_txn_begin_nested(ctx->batch, out);
+	if (rc == 0)
+		ctx->view_wrote = true;
+	return rc;
 }
 
 void fs_batch_account(struct fs_ctx *ctx, size_t bytes)
@@ -117,9 +124,11 @@ int fs_batch_commit(struct fs_ctx *ctx)
 	rc = store_txn_commit(batch);
 	if (rc)
 		fs_log(LOG_ERR,
-		       "could not commit %u changes to the store (%s): they are lost; the store "
-		       "is as it was before them",
-		       ctx->batch_ops, strerror(-rc));
+		       "store %s: could not commit %u changes (%s): they are lost, the store is "
+		       "as it was before them; %s",
+		       ctx->opts.store_path, ctx->batch_ops, strerror(-rc),
+		       rc == -ENOSPC ? "free disk space"
+				     : "check the disk, then run `itemfs check` on the store");
 	return rc;
 }
 
@@ -161,7 +170,8 @@ int fs_session_loop(struct fs_ctx *ctx)
 	int res = 0;
 
 	while (!fuse_session_exited(ctx->se)) {
-		int n = poll(&pfd, 1, batch_timeout_ms(ctx));
+		int t = batch_timeout_ms(ctx), w = fs_waiting_opens_timeout_ms(ctx);
+		int n = poll(&pfd, 1, w >= 0 && (t < 0 || w < t) ? w : t);
 
 		if (n < 0 && errno != EINTR) {
 			res = -errno;
@@ -173,9 +183,13 @@ int fs_session_loop(struct fs_ctx *ctx)
 				break;
 			if (res == 0) /* unmounted */
 				break;
-			if (res > 0)
+			if (res > 0) {
+				fs_view_refresh(ctx, false);
 				fuse_session_process_buf(ctx->se, &fbuf);
+				fs_view_after_request(ctx);
+			}
 		}
+		fs_waiting_opens_run(ctx, false);
 		fs_batch_tick(ctx);
 	}
 	free(fbuf.mem);

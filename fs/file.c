@@ -56,18 +56,23 @@ static void log_bad_checksum(struct fs_ctx *ctx, uint64_t ino)
  */
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
 {
-	struct store_buf buf = {NULL, 0};
-	int rc = store_data_get(txn, f->inode->ino, &buf);
+	struct store_attr a;
+	int rc = store_inode_get(txn, f->inode->ino, &a);
 
+	fs_view_pages_put(ctx, f);
+	free(f->data);
+	f->data = NULL;
+	f->len = f->cap = 0;
+	f->loaded = false;
+	if (rc == 0)
+		rc = fs_view_read_item(ctx, txn, &a, f);
 	if (rc == -EBADMSG) {
 		log_bad_checksum(ctx, f->inode->ino);
 		return -EIO;
 	}
 	if (rc)
 		return rc;
-	free(f->data);
-	f->data = buf.data;
-	f->len = f->cap = buf.len;
+	f->attr = a;
 	f->loaded = true;
 	f->dirty = f->written = false;
 	f->mtime_pending = false;
@@ -162,11 +167,21 @@ err:
 	return rc;
 }
 
-/* Reports a pending write's size and mtime to stat, as the writer sees them. */
+/*
+ * Reports a pending write's size and mtime to stat, as the writer sees
+ * them. While files read the item through the kernel's page cache, the
+ * kernel's size of it must stay the size of the version they read (a
+ * larger one would have them read past their version, a smaller one cut
+ * it short), so every stat then reports that size.
+ */
 void fs_file_overlay(const struct fs_inode *in, struct store_attr *a)
 {
 	const struct fs_file *w = in->writer;
 
+	if (in->ncached) {
+		a->size = in->ksize;
+		return;
+	}
 	if (!w || !w->dirty)
 		return;
 	a->size = w->len;

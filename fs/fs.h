@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "cache.h"
 #include "store.h"
 
 struct fs_file;
@@ -60,6 +61,17 @@ struct fs_inode {
 	uint64_t parent;        /* directory it was last reached through */
 	char *name;             /* its name there (for log lines), NUL-terminated */
 	struct fs_file *writer; /* the handle written last with uncommitted data, or NULL */
+	unsigned nwriters;      /* open files on it opened for writing */
+	unsigned ncached;       /* open files on it read through the kernel's page cache */
+	uint64_t kversion;      /* data version the kernel's pages hold (0: none known) */
+	uint64_t ksize;         /* its size: the kernel's i_size while ncached > 0 */
+	bool kattr_stale;       /* a writer ran: the kernel's i_size may not be kversion's */
+	uint64_t kattr_version; /* version of the attributes last sent to the kernel */
+	uint64_t list_gen;      /* directory: bumped whenever its entries change */
+	uint64_t klist_gen;     /* directory: list_gen of the listing the kernel caches */
+	bool klisted;           /* directory: the kernel caches a listing of it */
+	double writer_opened;   /* CLOCK_MONOTONIC seconds of the last open for writing */
+	unsigned nwaiting;      /* opens for writing waiting for page-cache readers */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -73,6 +85,7 @@ struct fs_inode_table {
 enum fs_handle_kind {
 	FS_HANDLE_FILE = 0x66696c65, /* struct fs_file */
 	FS_HANDLE_DIR = 0x64697220,  /* struct fs_dir */
+	FS_HANDLE_STATS = 0x73746174, /* struct fs_stats_file */
 };
 
 /* One open regular file (fuse_file_info.fh). */
@@ -88,10 +101,33 @@ struct fs_file {
 	bool mtime_pending;    /* commit sets mtime to .mtime */
 	struct timespec mtime; /* time of the last write, when mtime_pending */
 	struct store_attr attr; /* attributes at open or last commit (fstat after unlink) */
-	char *data;             /* the item's bytes; malloc'd, cap bytes */
+	bool cached;            /* read through the kernel's page cache (not direct I/O) */
+	/*
+	 * The item's bytes, len of them: in pinned pages of the read cache
+	 * (paged: a reader's version), or in a private malloc'd copy of cap
+	 * bytes (data: a writer's, or a reader's when the cache had no room).
+	 */
+	bool paged;
+	struct cache_ref **pages;
+	size_t npages;
+	char *data;
 	size_t len, cap;
 	struct fs_file *prev, *next; /* fs_ctx.files */
 };
+
+/* The open .itemfs/stats (fuse_file_info.fh): the text as it was at open. */
+struct fs_stats_file {
+	enum fs_handle_kind kind; /* FS_HANDLE_STATS */
+	char *text;
+	size_t len;
+};
+
+static inline struct fs_stats_file *fs_stats_file_of(const struct fuse_file_info *fi)
+{
+	const enum fs_handle_kind *kind = fi ? (const enum fs_handle_kind *)(uintptr_t)fi->fh : NULL;
+
+	return kind && *kind == FS_HANDLE_STATS ? (struct fs_stats_file *)(uintptr_t)fi->fh : NULL;
+}
 
 /* One open directory (fuse_file_info.fh): a listing taken at opendir. */
 struct fs_dir_entry {
@@ -106,6 +142,29 @@ struct fs_dir {
 	struct fs_dir_entry *ents;
 	size_t count, cap;
 	struct fs_dir *prev, *next; /* fs_ctx.dirs */
+};
+
+/* Counters of the view (view.c), shown in .itemfs/stats. */
+struct fs_view_stats {
+	uint64_t strong_reads;	     /* refreshes that had to compare the store's generation */
+	uint64_t log_reads;	     /* refreshes that found the generation moved */
+	uint64_t changes;	     /* change-log records applied */
+	uint64_t foreign_changes;    /* ... of them made by other mounts or processes */
+	uint64_t full_invalidations; /* times the whole cache was dropped */
+	uint64_t kernel_notes;	     /* invalidations queued for the kernel */
+	uint64_t opens_cached;	     /* opens served through the kernel's page cache */
+	uint64_t opens_direct;	     /* opens served with direct I/O */
+};
+
+struct fs_notifier;
+
+/* An open for writing that waits for the page-cache readers of its item (ops_file.c). */
+struct fs_waiting_open {
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	struct fs_inode *inode; /* referenced (nopen) while it waits */
+	double deadline;        /* CLOCK_MONOTONIC seconds: opens anyway after it */
+	struct fs_waiting_open *next;
 };
 
 /* Everything one mount owns; reached through fs_ctx_of(). */
@@ -125,7 +184,29 @@ struct fs_ctx {
 	struct timespec batch_start;  /* CLOCK_MONOTONIC time the batch began */
 	unsigned batch_ops;           /* requests in the batch */
 	size_t batch_bytes;           /* item data bytes written in the batch */
+
+	/* The view of the store (view.c). */
+	struct cache *cache;          /* the read cache */
+	struct fs_notifier *notifier; /* the thread that sends kernel invalidations */
+	uint64_t origin;              /* store_origin(): our records in the change log */
+	uint64_t view_gen;            /* store_generation() when last compared */
+	uint64_t view_seq;            /* last change-log record applied */
+	double view_checked;          /* CLOCK_MONOTONIC seconds of the last comparison */
+	struct fs_waiting_open *waiting; /* opens for writing held back (ops_file.c) */
+	bool view_wrote;              /* this request wrote: the cache is bypassed until
+				       * its records are applied */
+	struct fs_view_stats stats;
 };
+
+/* Inode numbers of the hidden, read-only .itemfs directory and its stats file. */
+#define FS_INO_HIDDEN_DIR (UINT64_MAX - 1)
+#define FS_INO_STATS (UINT64_MAX - 2)
+#define FS_HIDDEN_NAME ".itemfs"
+
+static inline bool fs_ino_is_hidden(uint64_t ino)
+{
+	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS;
+}
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 {
@@ -150,7 +231,35 @@ void fs_batch_tick(struct fs_ctx *ctx);
 int fs_sync(struct fs_ctx *ctx);
 int fs_session_loop(struct fs_ctx *ctx);
 
+/* fs/view.c: the read cache and the consistency contract (docs/consistency.md) */
+int fs_view_init(struct fs_ctx *ctx);
+int fs_view_start(struct fs_ctx *ctx);
+void fs_view_stop(struct fs_ctx *ctx);
+void fs_view_destroy(struct fs_ctx *ctx);
+void fs_view_refresh(struct fs_ctx *ctx, bool strong);
+void fs_view_after_request(struct fs_ctx *ctx);
+void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req);
+void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino);
+int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		 struct store_attr *out);
+int fs_view_lookup(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		   size_t len, uint64_t *ino);
+int fs_view_list(struct fs_ctx *ctx, struct store_txn *txn, uint64_t dir, store_dirent_fn fn,
+		 void *arg);
+int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, const struct store_attr *a,
+		      struct fs_file *f);
+void fs_view_pages_put(struct fs_ctx *ctx, struct fs_file *f);
+int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len);
+
+/* fs/hidden.c: the .itemfs directory (answers for FS_INO_HIDDEN_DIR and FS_INO_STATS) */
+bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino);
+void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_hidden_attr(uint64_t ino, struct store_attr *a);
+
 /* fs/log.c */
+int fs_log_set_level(const char *name);
 void fs_log_init(bool to_syslog, bool debug);
 void fs_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fs_log_store(int priority, const char *msg);
@@ -165,6 +274,8 @@ int cmd_check(int argc, char **argv);
 /* fs/cmd_backup.c: `itemfs backup` and `itemfs restore`; argv as for cmd_check() */
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+/* fs/cmd_stats.c: `itemfs stats MOUNTPOINT [--json]` */
+int cmd_stats(int argc, char **argv);
 
 /* fs/inode.c */
 int fs_itab_init(struct fs_inode_table *t);
@@ -186,6 +297,8 @@ int fs_touch_dir(struct store_txn *txn, uint64_t dir, const struct timespec *now
 void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name,
 		    uint64_t parent);
 int fs_check_name(const char *name, size_t *len);
+void fs_attr_sent(struct fs_ctx *ctx, const struct store_attr *a);
+int fs_check_entry(uint64_t parent, const char *name, size_t *len);
 
 /* fs/file.c: the write model */
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f);
@@ -198,6 +311,10 @@ void fs_files_drop_pending(struct fs_ctx *ctx);
 void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
 void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
 void fs_handles_close_all(struct fs_ctx *ctx);
+
+/* fs/ops_file.c: opens for writing held back while page-cache readers read */
+void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);
+int fs_waiting_opens_timeout_ms(const struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

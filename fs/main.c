@@ -201,6 +201,23 @@ static void daemonize_and_wait(void)
 		_exit(1);
 }
 
+/* libfuse's messages, once daemonized: through fs_log(), without their '\n'. */
+static void log_libfuse(enum fuse_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_libfuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+	if (n < 0)
+		return;
+	n = (int)strnlen(msg, sizeof(msg));
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	fs_log((int)level, "libfuse: %s", msg);
+}
+
 /* Detaches stdio once mounted (errors from now on go to syslog). */
 static void detach_stdio(void)
 {
@@ -222,8 +239,9 @@ static int cmd_mount(int argc, char **argv)
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
-	if (fs_options_parse(argc, argv, &ctx.opts))
-		return 1;
+	rc = fs_options_parse(argc, argv, &ctx.opts);
+	if (rc)
+		return rc == -EINVAL ? 2 : 1; /* 2: usage error, as for the other commands */
 	if (check_mountpoint(ctx.opts.mountpoint) || check_dev_fuse())
 		goto err_out1;
 	if (!ctx.opts.foreground)
@@ -240,6 +258,12 @@ static int cmd_mount(int argc, char **argv)
 		startup_error("cannot take a snapshot of store %s", ctx.opts.store_path);
 		goto err_out3;
 	}
+	ctx.origin = store_origin(ctx.store);
+	if (fs_view_init(&ctx)) {
+		startup_error("cannot set up a read cache of %zu bytes for store %s",
+			      ctx.opts.cache_size, ctx.opts.store_path);
+		goto err_out3;
+	}
 	if (build_fuse_args(&ctx.opts, &args)) {
 		startup_error("out of memory");
 		goto err_out3;
@@ -248,6 +272,10 @@ static int cmd_mount(int argc, char **argv)
 	if (!ctx.se) {
 		startup_error("cannot create the FUSE session (see the messages above)");
 		goto err_out4;
+	}
+	if (fs_view_start(&ctx)) {
+		startup_error("cannot start a thread");
+		goto err_out5;
 	}
 	/*
 	 * Whoever started us may have left SIGINT ignored (a shell does for a
@@ -272,19 +300,34 @@ static int cmd_mount(int argc, char **argv)
 		if (chdir("/") != 0) { /* cannot fail for "/"; checked for the compiler */
 		}
 		detach_stdio();
+		/* libfuse's own messages would go to /dev/null now: to syslog instead. */
+		fuse_set_log_func(log_libfuse);
 		startup_error("ready");
 		close(report_fd);
 		report_fd = -1;
 	}
-	fs_log(LOG_INFO, "serving %s on %s%s", ctx.opts.store_path, ctx.opts.mountpoint,
+	fs_log(LOG_NOTICE, "serving %s on %s%s", ctx.opts.store_path, ctx.opts.mountpoint,
 	       ctx.opts.snapshot ? " (snapshot: read-only, as of now)" : "");
+	fs_log(LOG_DEBUG,
+	       "options: %s%scommit_interval=%g cache_size=%zu cache_ttl=%g%s "
+	       "attr_timeout=%g entry_timeout=%g",
+	       ctx.opts.read_only ? "ro " : "", ctx.opts.allow_other ? "allow_other " : "",
+	       ctx.opts.commit_interval, ctx.opts.cache_size, ctx.opts.cache_ttl,
+	       ctx.opts.consistent_reads ? " consistent_reads" : "", ctx.opts.attr_timeout,
+	       ctx.opts.entry_timeout);
 
 	rc = fs_session_loop(&ctx);
 	if (rc)
-		fs_log(LOG_ERR, "session ended with error %s", strerror(-rc));
+		fs_log(LOG_ERR,
+		       "the FUSE session on %s ended with an error (%s): committing and "
+		       "unmounting; mount it again with `itemfs mount %s %s`",
+		       ctx.opts.mountpoint, strerror(-rc), ctx.opts.store_path, ctx.opts.mountpoint);
+	fs_waiting_opens_run(&ctx, true);
 	fs_files_drop_pending(&ctx);
 	fs_batch_commit(&ctx);
+	fs_view_stop(&ctx);
 	fs_handles_close_all(&ctx);
+	fs_view_destroy(&ctx);
 	fuse_session_unmount(ctx.se);
 	fuse_remove_signal_handlers(ctx.se);
 	fuse_session_destroy(ctx.se);
@@ -292,7 +335,7 @@ static int cmd_mount(int argc, char **argv)
 	store_txn_abort(ctx.snapshot);
 	store_close(ctx.store);
 	fs_itab_destroy(&ctx.itab);
-	fs_log(LOG_INFO, "unmounted %s", ctx.opts.mountpoint);
+	fs_log(LOG_NOTICE, "unmounted %s", ctx.opts.mountpoint);
 	fs_options_free(&ctx.opts);
 	return rc ? 1 : 0;
 
@@ -303,6 +346,7 @@ err_out5:
 err_out4:
 	fuse_opt_free_args(&args);
 err_out3:
+	fs_view_destroy(&ctx);
 	store_txn_abort(ctx.snapshot);
 	store_close(ctx.store);
 err_out2:
@@ -324,6 +368,8 @@ int main(int argc, char **argv)
 		return cmd_backup(argc - 2, argv + 2);
 	if (strcmp(cmd, "restore") == 0)
 		return cmd_restore(argc - 2, argv + 2);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("itemfs %s (libfuse %d.%d, store format %u)\n", ITEMFS_VERSION,
 		       fuse_version() / 100, fuse_version() % 100, STORE_FORMAT_VERSION);

@@ -26,6 +26,7 @@ static void reply_attr(fuse_req_t req, const struct store_attr *a)
 	struct stat st;
 
 	fs_attr_to_stat(a, &st);
+	fs_attr_sent(ctx, a);
 	fuse_reply_attr(req, &st, ctx->opts.attr_timeout);
 }
 
@@ -34,8 +35,13 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
 	struct store_attr a;
-	int rc = fs_txn_read(ctx, &txn);
+	int rc;
 
+	if (fs_ino_is_hidden(ino)) {
+		fs_hidden_getattr(req, ino);
+		return;
+	}
+	rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
 		fs_txn_read_end(ctx, txn);
@@ -216,7 +222,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct store_attr a;
-	int rc = do_setattr(req, ino, attr, to_set, fi, &a);
+	int rc = fs_ino_is_hidden(ino) ? -EPERM : do_setattr(req, ino, attr, to_set, fi, &a);
 
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -232,9 +238,11 @@ void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct store_txn *txn;
 	struct store_attr a;
 	unsigned bits;
-	int rc = fs_txn_read(ctx, &txn);
+	int rc = 0;
 
-	if (rc == 0) {
+	if (fs_ino_is_hidden(ino))
+		fs_hidden_attr(ino, &a);
+	else if ((rc = fs_txn_read(ctx, &txn)) == 0) {
 		rc = store_inode_get(txn, ino, &a);
 		fs_txn_read_end(ctx, txn);
 	}
@@ -323,6 +331,8 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 	static const char empty[1] = "";
 	int rc = is_user_xattr(name) ? 0 : -EOPNOTSUPP;
 
+	if (rc == 0 && fs_ino_is_hidden(ino))
+		rc = -EPERM;
 	if (rc == 0) /* an empty value still sets: never pass NULL for it */
 		rc = xattr_change(fs_ctx_of(req), ino, name, value ? value : empty, size, flags);
 	fuse_reply_err(req, -rc);
@@ -332,6 +342,8 @@ void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	int rc = is_user_xattr(name) ? 0 : -ENODATA;
 
+	if (rc == 0 && fs_ino_is_hidden(ino))
+		rc = -EPERM;
 	if (rc == 0)
 		rc = xattr_change(fs_ctx_of(req), ino, name, NULL, 0, 0);
 	fuse_reply_err(req, -rc);
@@ -357,7 +369,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	struct store_txn *txn;
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = is_user_xattr(name) ? 0 : -ENODATA;
+	int rc = is_user_xattr(name) && !fs_ino_is_hidden(ino) ? 0 : -ENODATA;
 
 	if (rc == 0 && size && !(buf = malloc(size)))
 		rc = -ENOMEM;
@@ -381,6 +393,11 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	if (size && !(buf = malloc(size)))
 		rc = -ENOMEM;
+	if (rc == 0 && fs_ino_is_hidden(ino)) {
+		reply_sized(req, 0, buf, 0, size);
+		free(buf);
+		return;
+	}
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {

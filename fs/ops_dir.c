@@ -22,15 +22,18 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct store_txn *txn;
 	struct store_attr a;
 	size_t len;
-	int rc = fs_check_name(name, &len);
+	int rc;
 
+	if (fs_hidden_lookup(req, parent, name))
+		return;
+	rc = fs_check_name(name, &len);
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rc = store_dirent_get(txn, parent, name, len, &a.ino);
+	rc = fs_view_lookup(ctx, txn, parent, name, len, &a.ino);
 	if (rc == 0)
 		rc = fs_attr_get(ctx, txn, a.ino, &a);
 	fs_txn_read_end(ctx, txn);
@@ -63,7 +66,7 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 	struct store_attr p, a;
 	uint64_t existing;
 	size_t len;
-	int rc = fs_check_name(name, &len);
+	int rc = fs_check_entry(parent, name, &len);
 
 	if (rc)
 		return rc;
@@ -173,7 +176,7 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 	struct store_attr a;
 	struct timespec now;
 	size_t len;
-	int rc = fs_check_name(name, &len);
+	int rc = fs_check_entry(parent, name, &len);
 
 	if (rc)
 		return rc;
@@ -223,8 +226,10 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	struct store_attr a;
 	struct timespec now;
 	size_t len;
-	int rc = fs_check_name(newname, &len);
+	int rc = fs_check_entry(newparent, newname, &len);
 
+	if (rc == 0 && fs_ino_is_hidden(ino))
+		rc = -EPERM;
 	if (rc == 0 && newparent == STORE_ROOT_INO)
 		rc = -EPERM;
 	if (rc == 0)
@@ -349,7 +354,8 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
-	if ((rc = fs_check_name(s->name, &s->len)) || (rc = fs_check_name(d->name, &d->len)))
+	if ((rc = fs_check_entry(s->dir, s->name, &s->len)) ||
+	    (rc = fs_check_entry(d->dir, d->name, &d->len)))
 		return rc;
 	rc = fs_txn_write(ctx, &txn);
 	if (rc)

@@ -2,15 +2,26 @@
  * ops_file.c - FUSE handlers for regular files: create, open, read, write,
  * flush, release, fsync. The write model itself is in file.c.
  *
- * Every open file uses direct I/O. The kernel's page cache and its i_size
- * are one per inode, shared by every open file of the mount, while itemfs
- * gives each open file its own version of the item: a page-cache reader
- * would read pages another opener's version put there, and past the end
- * of its version wherever a writer's direct writes grew i_size (the
- * kernel does that itself, and zero-fills the short read). Measured: one
- * read in about a hundred saw zeros or a mix under concurrent rewrites
- * (tests/integration/test_atomic.sh). With direct I/O each read is served
- * from the open file's own version, and no reader sees a mix.
+ * The kernel's page cache and its i_size are one per inode, shared by
+ * every open file of the mount, while itemfs gives each open file its own
+ * version of the item. So the page cache serves a file only when that
+ * cannot mix versions (docs/consistency.md, "The kernel's caches"):
+ *  - a reader opened while nothing writes the item in this mount, and
+ *    while every other page-cache reader of it reads the same version,
+ *    reads through the page cache (kept from open to open while the
+ *    version stays; dropped at open when it changed);
+ *  - writers, readers of another version, and O_DIRECT/O_SYNC opens use
+ *    direct I/O: each read is served from the open file's own version.
+ * A writer's direct writes grow the kernel's i_size under the page-cache
+ * readers (the kernel does that itself), and a reader then reads past the
+ * end of its version into zero-filled pages: measured, one read in about
+ * fifty under concurrent rewrites (tests/integration/test_atomic.sh). So
+ * an open for writing waits, up to FS_WRITER_WAIT seconds, for the item's
+ * page-cache readers to close (new readers meanwhile use direct I/O), and
+ * for FS_WRITE_QUIET seconds after an open for writing every reader of the
+ * item uses direct I/O, so that items being rewritten never make writers
+ * wait. Only a page-cache reader that is still open after FS_WRITER_WAIT,
+ * and reads while the writer writes, is at risk (docs/consistency.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +29,19 @@
 #include <string.h>
 
 #include "fs.h"
+
+/* Seconds an open for writing waits for the item's page-cache readers. */
+#define FS_WRITER_WAIT 2.0
+/* Seconds after an open for writing during which the item's readers use direct I/O. */
+#define FS_WRITE_QUIET 5.0
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
 {
@@ -71,6 +95,11 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 		goto err;
 	if (f->dirty)
 		in->writer = f;
+	if (f->writable) {
+		in->nwriters++;
+		in->kattr_stale = true;
+		in->writer_opened = mono_now();
+	}
 	in->nopen++;
 	f->next = ctx->files;
 	if (ctx->files)
@@ -79,6 +108,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	*out = f;
 	return 0;
 err:
+	fs_view_pages_put(ctx, f);
 	free(f->data);
 	free(f);
 	return rc;
@@ -97,32 +127,138 @@ void fs_file_close(struct fs_ctx *ctx, struct fs_file *f)
 		f->next->prev = f->prev;
 	if (in->writer == f)
 		in->writer = NULL;
+	if (f->writable)
+		in->nwriters--;
+	if (f->cached)
+		in->ncached--;
 	in->nopen--;
 	fs_inode_unref(&ctx->itab, in, 0);
+	fs_view_pages_put(ctx, f);
 	free(f->data);
 	free(f);
 }
 
-static void fill_open_info(struct fuse_file_info *fi, struct fs_file *f)
+/*
+ * Chooses how the kernel reads f: through its page cache, or with direct
+ * I/O (see the top of this file). O_DIRECT and O_SYNC opens read strongly
+ * (fs_op_open refreshed the view first) and directly.
+ */
+static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct fs_file *f)
 {
+	struct fs_inode *in = f->inode;
+	bool same = in->kversion == f->attr.version;
+
 	fi->fh = (uintptr_t)f;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	if (f->writable || (f->flags & (O_DIRECT | O_SYNC | O_DSYNC)) || in->nwriters ||
+	    in->nwaiting || mono_now() - in->writer_opened < FS_WRITE_QUIET ||
+	    (in->ncached && !same)) {
+		fi->direct_io = 1;
+		fi->keep_cache = 1; /* leave the pages of page-cache readers alone */
+		ctx->stats.opens_direct++;
+		return;
+	}
+	f->cached = true;
+	fi->direct_io = 0;
+	fi->keep_cache = same; /* otherwise the kernel drops its pages at open */
+	fi->noflush = 1;       /* close of a reader commits nothing */
+	if (!same || in->kattr_stale || in->kattr_version != f->attr.version) {
+		/*
+		 * The kernel's i_size must be this version's before the first
+		 * read: have it ask again (getattr through this file answers
+		 * with this version's size). Attributes only: no page locks, so
+		 * this is safe from the session thread.
+		 */
+		fuse_lowlevel_notify_inval_inode(ctx->se, in->ino, -1, 0);
+		in->kattr_stale = false;
+		in->kattr_version = f->attr.version;
+	}
+	in->kversion = f->attr.version;
+	in->ksize = f->len;
+	in->ncached++;
+	ctx->stats.opens_cached++;
+}
+
+static void open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_file *f;
+	int rc;
+
+	if (fi->flags & (O_DIRECT | O_SYNC | O_DSYNC))
+		fs_view_refresh(ctx, true); /* a strongly consistent read */
+	rc = file_open(ctx, ino, fi->flags, fuse_req_ctx(req)->pid, &f);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_open_info(ctx, fi, f);
+	if (fuse_reply_open(req, fi) != 0)
+		fs_file_close(ctx, f);
 }
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct fs_file *f;
-	int rc = file_open(ctx, ino, fi->flags, fuse_req_ctx(req)->pid, &f);
+	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
+	struct fs_waiting_open *w, **tail;
 
-	if (rc) {
-		fuse_reply_err(req, -rc);
+	if (fs_ino_is_hidden(ino)) {
+		fs_hidden_open(req, ino, fi);
 		return;
 	}
-	fill_open_info(fi, f);
-	if (fuse_reply_open(req, fi) != 0)
-		fs_file_close(ctx, f);
+	if ((fi->flags & O_ACCMODE) == O_RDONLY || !in || !in->ncached ||
+	    !(w = calloc(1, sizeof(*w)))) {
+		open_now(req, ino, fi);
+		return;
+	}
+	/* Page-cache readers have it open: wait for them (top of this file). */
+	w->req = req;
+	w->fi = *fi;
+	w->inode = in;
+	w->deadline = mono_now() + FS_WRITER_WAIT;
+	in->nopen++; /* keeps the inode while it waits */
+	in->nwaiting++;
+	for (tail = &ctx->waiting; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+}
+
+void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
+{
+	struct fs_waiting_open **p = &ctx->waiting;
+	double now = ctx->waiting ? mono_now() : 0;
+
+	while (*p) {
+		struct fs_waiting_open *w = *p;
+		struct fs_inode *in = w->inode;
+
+		if (!all && in->ncached && now < w->deadline) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		in->nwaiting--;
+		if (all)
+			fuse_reply_err(w->req, EIO); /* the session is ending */
+		else
+			open_now(w->req, in->ino, &w->fi);
+		in->nopen--;
+		fs_inode_unref(&ctx->itab, in, 0);
+		free(w);
+	}
+}
+
+int fs_waiting_opens_timeout_ms(const struct fs_ctx *ctx)
+{
+	double first = -1, now;
+
+	for (const struct fs_waiting_open *w = ctx->waiting; w; w = w->next)
+		if (first < 0 || w->deadline < first)
+			first = w->deadline;
+	if (first < 0)
+		return -1;
+	now = mono_now();
+	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
 }
 
 /* create(2): a new item, or, without O_EXCL, the one that appeared meanwhile. */
@@ -169,7 +305,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fs_attr_to_stat(&f->attr, &e.attr);
 	if (f->dirty)
 		e.attr.st_size = 0;
-	fill_open_info(fi, f);
+	fs_attr_sent(ctx, &f->attr);
+	fill_open_info(ctx, fi, f);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		struct fs_inode *in = f->inode;
 		fs_file_close(ctx, f);
@@ -180,12 +317,47 @@ err:
 	fuse_reply_err(req, -rc);
 }
 
+/* Replies with size bytes at off from the pinned pages of f's version. */
+static void reply_pages(fuse_req_t req, const struct fs_file *f, size_t size, size_t off)
+{
+	struct iovec iov[64];
+	size_t first = off / CACHE_PAGE_SIZE, n = 0;
+
+	while (size && n < sizeof(iov) / sizeof(iov[0])) {
+		const char *page = cache_ref_data(f->pages[first + n]);
+		size_t in = (off % CACHE_PAGE_SIZE), len = CACHE_PAGE_SIZE - in;
+
+		if (len > size)
+			len = size;
+		iov[n].iov_base = (void *)(uintptr_t)(page + in);
+		iov[n].iov_len = len;
+		off += len;
+		size -= len;
+		n++;
+	}
+	fuse_reply_iov(req, iov, (int)n);
+}
+
+static void read_stats(fuse_req_t req, const struct fs_stats_file *s, size_t size, off_t off)
+{
+	if (off < 0 || (uint64_t)off >= s->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, s->text + off,
+			       size < s->len - (size_t)off ? size : s->len - (size_t)off);
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
-	int rc = fs_file_ensure(fs_ctx_of(req), f);
+	int rc;
 
 	(void)ino;
+	if (!f) {
+		read_stats(req, fs_stats_file_of(fi), size, off);
+		return;
+	}
+	rc = fs_file_ensure(fs_ctx_of(req), f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -196,7 +368,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	}
 	if (size > f->len - (size_t)off)
 		size = f->len - (size_t)off;
-	fuse_reply_buf(req, f->data + off, size);
+	if (f->paged)
+		reply_pages(req, f, size, (size_t)off);
+	else
+		fuse_reply_buf(req, f->data + off, size);
 }
 
 /*
@@ -260,35 +435,103 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_file *f = fs_file_of(fi);
+
 	(void)ino;
-	fuse_reply_err(req, -fs_file_flush(fs_ctx_of(req), fs_file_of(fi)));
+	fuse_reply_err(req, f ? -fs_file_flush(fs_ctx_of(req), f) : 0);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	int rc = fs_file_commit(ctx, f);
+	struct fs_stats_file *s = fs_stats_file_of(fi);
+	int rc;
 
 	(void)ino;
+	if (s) {
+		free(s->text);
+		free(s);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	rc = fs_file_commit(ctx, f);
 	if (rc) {
 		char path[1024];
 		fs_inode_path(&ctx->itab, f->inode->ino, path, sizeof(path));
-		fs_log(LOG_ERR, "dropping the unsaved new version of %s: %s", path,
-		       strerror(-rc));
+		fs_log(LOG_ERR,
+		       "could not save the new version of %s (%s): it is dropped and the item "
+		       "keeps its previous version; %swrite it again",
+		       path, strerror(-rc), rc == -ENOSPC ? "free disk space, then " : "");
 	}
 	fs_file_close(ctx, f);
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * A reader's fsync is a strongly consistent read: its file moves to the
+ * latest committed version of the item (unless that is the one it has).
+ * For a page-cache reader the kernel's pages and size must be of the new
+ * version before fsync returns: the pages are dropped by the notifier
+ * thread (the session thread must not wait on page locks), which then
+ * sends the reply.
+ */
+static int refresh_reader(struct fs_ctx *ctx, struct fs_file *f, bool *drop_pages)
+{
+	struct fs_inode *in = f->inode;
+	struct store_txn *txn;
+	struct store_attr a;
+	int rc = fs_txn_read(ctx, &txn);
+
+	if (rc)
+		return rc;
+	rc = store_inode_get(txn, in->ino, &a);
+	if (rc == 0 && a.version != f->attr.version)
+		rc = fs_file_load(ctx, txn, f);
+	else if (rc == -ENOENT)
+		rc = 0; /* deleted: it keeps reading what it had */
+	if (rc == 0 && f->cached && in->kversion != f->attr.version) {
+		/*
+		 * The kernel's pages are shared by every page-cache reader of the
+		 * item: they all move to this version with them (a reader that
+		 * cannot is left with what it had, served by its own file).
+		 */
+		for (struct fs_file *o = ctx->files; o; o = o->next)
+			if (o != f && o->inode == in && o->cached &&
+			    o->attr.version != f->attr.version)
+				(void)fs_file_load(ctx, txn, o);
+		in->kversion = f->attr.version;
+		in->ksize = f->len;
+		*drop_pages = true;
+	}
+	fs_txn_read_end(ctx, txn);
+	return rc;
+}
+
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	int rc = fs_file_commit(ctx, fs_file_of(fi));
+	struct fs_file *f = fs_file_of(fi);
+	bool drop_pages = false;
+	int rc;
 
 	(void)ino;
 	(void)datasync;
+	if (!f) {
+		fuse_reply_err(req, 0); /* .itemfs/stats */
+		return;
+	}
+	rc = fs_file_commit(ctx, f);
 	if (rc == 0)
 		rc = fs_sync(ctx);
+	if (rc == 0 && !f->writable && !ctx->snapshot) {
+		fs_view_refresh(ctx, true);
+		rc = refresh_reader(ctx, f, &drop_pages);
+	}
+	if (rc == 0 && drop_pages) {
+		fs_view_note_pages(ctx, f->inode->ino);
+		fs_view_reply_after_notes(ctx, req);
+		return;
+	}
 	fuse_reply_err(req, -rc);
 }

@@ -3,6 +3,11 @@
  * one store transaction (one consistent snapshot, in key order), readdir
  * and readdirplus hand it out by position, releasedir frees it.
  * Offsets: 0 is ".", 1 is "..", n + 2 is the n-th entry.
+ *
+ * Listings come from the read cache when it has them, and the kernel may
+ * keep a listing between opendirs (cache_readdir): it keeps it only while
+ * the directory's entries have not changed since (fs_inode.list_gen, bumped
+ * by every change-log record of an entry of it, this mount's or another's).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,15 +52,22 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
-	struct fs_dir *d = calloc(1, sizeof(*d));
-	int rc = d ? 0 : -ENOMEM;
+	struct fs_dir *d;
+	struct fs_inode *in;
+	int rc;
 
+	if (fs_ino_is_hidden(ino)) {
+		fs_hidden_opendir(req, ino, fi);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	rc = d ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		d->kind = FS_HANDLE_DIR;
 		d->ino = ino;
-		rc = store_dir_list(txn, ino, list_add, d);
+		rc = fs_view_list(ctx, txn, ino, list_add, d);
 		fs_txn_read_end(ctx, txn);
 	}
 	if (rc) {
@@ -64,6 +76,13 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	in = fs_inode_find(&ctx->itab, ino);
+	if (in) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = in->klisted && in->klist_gen == in->list_gen;
+		in->klisted = true;
+		in->klist_gen = in->list_gen;
+	}
 	d->next = ctx->dirs;
 	if (ctx->dirs)
 		ctx->dirs->prev = d;
@@ -130,7 +149,12 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 					      (off_t)pos + 1);
 		} else {
 			struct store_attr a;
-			if (pos >= 2) {
+			if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
+				fs_hidden_attr(e.attr.st_ino, &a);
+				e.ino = a.ino;
+				e.generation = 1;
+				fs_attr_to_stat(&a, &e.attr);
+			} else if (pos >= 2) {
 				int grc = fs_attr_get(ctx, txn, e.attr.st_ino, &a);
 				if (grc == -ENOENT)
 					continue; /* removed since opendir */
@@ -146,10 +170,13 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)pos + 1);
-			if (n <= size - used && pos >= 2 &&
-			    fs_inode_ref(&ctx->itab, e.ino, d->ino, name, strlen(name), NULL)) {
-				rc = -ENOMEM;
-				break;
+			if (n <= size - used && pos >= 2 && !fs_ino_is_hidden(e.ino)) {
+				if (fs_inode_ref(&ctx->itab, e.ino, d->ino, name, strlen(name),
+						 NULL)) {
+					rc = -ENOMEM;
+					break;
+				}
+				fs_attr_sent(ctx, &a);
 			}
 		}
 		if (n > size - used)
@@ -185,10 +212,19 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * Durable, and a strongly consistent read of the listing: after it, the
+ * next opendir lists every entry committed anywhere before.
+ */
 void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	int rc = fs_sync(ctx);
+
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, -fs_sync(fs_ctx_of(req)));
+	if (rc == 0)
+		fs_view_refresh(ctx, true);
+	fuse_reply_err(req, -rc);
 }

@@ -1,9 +1,12 @@
 /*
  * options.c - the command line of `itemfs mount`: positional STORE_DIR and
  * MOUNTPOINT, -f, -d, and -o options. Every option is checked here; an
- * unknown one or a bad value is an error that names it. The options that
- * mount(8) and fstab pass along for any filesystem (defaults, nofail, ...)
- * are accepted and, where they mean nothing to itemfs, ignored.
+ * unknown one or a bad value is an error that names it (with -s, the
+ * "sloppy" flag mount(8) may pass, an unknown one is only warned about).
+ * The options that mount(8) and fstab pass along for any filesystem
+ * (defaults, nofail, ...) are accepted and, where they mean nothing to
+ * itemfs, ignored; mount-helpers/ passes them on unchanged, so this list
+ * is the only one.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -19,23 +22,28 @@
 static const char *const ignored_opts[] = {
 	"defaults", "auto",  "noauto",  "user",  "nouser",   "users", "_netdev", "nofail",
 	"dev",      "nodev", "suid",    "nosuid", "exec",    "noexec", "async",  "relatime",
-	"rw",       "x-systemd.automount", NULL,
+	"rw",       "owner", "group",   "nodiratime", "lazytime", "nolazytime", "silent",
+	"loud",     "x-systemd.automount", NULL,
 };
 
 void fs_usage(FILE *out)
 {
-	fputs("usage: itemfs mount STORE_DIR MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	fputs("usage: itemfs mount STORE_DIR MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d] [-s]\n"
 	      "       itemfs mount --snapshot STORE_DIR MOUNTPOINT [...]\n"
 	      "       itemfs check STORE_DIR [--json] [--quiet]\n"
 	      "       itemfs backup STORE_DIR FILE [--force] [--json]\n"
 	      "       itemfs restore FILE STORE_DIR [--force] [--json]\n"
+	      "       itemfs stats MOUNTPOINT [--json]\n"
 	      "       itemfs version\n"
 	      "       itemfs help\n"
 	      "\n"
 	      "Mounts the itemfs store in STORE_DIR (created if absent) on MOUNTPOINT, an\n"
 	      "existing empty directory. Top-level directories of the mount are tables;\n"
 	      "files in them are items of at most 409600 bytes (name + data + xattrs).\n"
+	      "`itemfs mount` returns once the mount is ready, the daemon logging to syslog;\n"
+	      "exit 0 mounted, 1 failed, 2 usage error (bad option or value).\n"
 	      "Unmount with `fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.\n"
+	      "mount(8) and /etc/fstab mount it as type fuse.itemfs (mount.itemfs(8)).\n"
 	      "`itemfs check` verifies a store (also while mounted) and names each bad\n"
 	      "item; exit 0 clean, 1 problems found, 2 cannot check. --json prints one\n"
 	      "JSON object; --quiet prints only the problems.\n"
@@ -45,9 +53,14 @@ void fs_usage(FILE *out)
 	      "STORE_DIR, which must be absent or empty (--force replaces a store that\n"
 	      "is not mounted). Both: exit 0 done, 1 failed, 2 usage error; --json\n"
 	      "prints one JSON object.\n"
+	      "`itemfs stats` prints the read cache's counters of a mounted itemfs (hits,\n"
+	      "misses, evictions, invalidations, bytes; for pages, attributes, listings\n"
+	      "and negative entries); exit 0 done, 1 not an itemfs mount, 2 usage error.\n"
 	      "\n"
 	      "  -f                     stay in the foreground, log to stderr\n"
 	      "  -d                     foreground with a trace of every FUSE request\n"
+	      "                         (implies log_level=debug)\n"
+	      "  -s                     sloppy: warn about unknown -o options, do not fail\n"
 	      "  --snapshot, -o snapshot  read-only, serving the store as it was when mounted,\n"
 	      "                         for the mount's whole life, while other mounts write:\n"
 	      "                         tar of it is a consistent backup\n"
@@ -59,10 +72,16 @@ void fs_usage(FILE *out)
 	      "  -o commit_interval=S   changes not fsynced are durable within S seconds\n"
 	      "                         (default 1; 0 commits every change on its own)\n"
 	      "  -o cache_size=SIZE     memory for the read cache, e.g. 64M (default), 1G\n"
-	      "  -o cache_ttl=S         reads may lag other mounts of the store by S seconds\n"
-	      "                         at most (default 1; 0: every open reads the latest)\n"
-	      "  -o consistent_reads    every open and lookup reads the latest commit\n"
-	      "  -o debug               same as -d\n",
+	      "  -o cache_ttl=S         stat, lookup and readdir may lag other mounts of the\n"
+	      "                         store by S seconds at most (default 1; 0: never);\n"
+	      "                         an open always reads the item's latest version\n"
+	      "  -o consistent_reads    every request reads the latest commit\n"
+	      "  -o log_level=LEVEL     log messages at LEVEL or more severe: error, warning,\n"
+	      "                         notice (default), info or debug\n"
+	      "  -o debug               same as -d\n"
+	      "Options mount(8) and fstab add (rw, defaults, auto, noauto, user, nofail,\n"
+	      "_netdev, dev, suid, exec and their no- forms, x-*, comment=, ...) are\n"
+	      "accepted and ignored.\n",
 	      out);
 }
 
@@ -93,8 +112,18 @@ static int parse_seconds(const char *opt, const char *val, double max, double *o
 	return 0;
 }
 
-static int parse_one(const char *opt, struct fs_options *o)
+static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 {
+	if (strncmp(opt, "log_level=", 10) == 0) {
+		if (fs_log_set_level(opt + 10) != 0) {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option log_level: give one of "
+				"error, warning, notice, info, debug, e.g. log_level=info\n",
+				opt + 10);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strncmp(opt, "commit_interval=", 16) == 0)
 		return parse_seconds("commit_interval", opt + 16, 3600, &o->commit_interval);
 	if (strncmp(opt, "cache_ttl=", 10) == 0)
@@ -126,6 +155,8 @@ static int parse_one(const char *opt, struct fs_options *o)
 		o->debug = o->foreground = true;
 	else if (opt_ignored(opt))
 		;
+	else if (sloppy)
+		fprintf(stderr, "itemfs: ignoring unknown mount option '%s' (-s)\n", opt);
 	else {
 		fprintf(stderr,
 			"itemfs: unknown mount option '%s'; `itemfs help` lists the options\n",
@@ -135,7 +166,7 @@ static int parse_one(const char *opt, struct fs_options *o)
 	return 0;
 }
 
-static int parse_list(const char *list, struct fs_options *o)
+static int parse_list(const char *list, bool sloppy, struct fs_options *o)
 {
 	char *copy = strdup(list), *save = NULL;
 	int rc = 0;
@@ -144,7 +175,7 @@ static int parse_list(const char *list, struct fs_options *o)
 		return -ENOMEM;
 	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
 	     tok = strtok_r(NULL, ",", &save))
-		rc = parse_one(tok, o);
+		rc = parse_one(tok, sloppy, o);
 	free(copy);
 	return rc;
 }
@@ -176,19 +207,27 @@ static char *absolute_path(const char *path)
 
 /*
  * Parses the arguments after `mount` into *out (zeroed first). Prints a
- * message naming the problem and returns -EINVAL on bad input; the
- * mountpoint must exist (checked again, with the other conditions, later).
+ * message naming the problem and returns -EINVAL on bad usage (an unknown
+ * flag or option, a bad value, missing or extra arguments: exit status 2),
+ * -ENOENT when the mountpoint or the store's parent directory cannot be
+ * resolved, -ENOMEM (both exit status 1). The mountpoint must exist
+ * (checked again, with the other conditions, later). A -o log_level takes
+ * effect at once (fs_log_set_level()).
  */
 int fs_options_parse(int argc, char **argv, struct fs_options *out)
 {
 	const char *pos[2] = {NULL, NULL};
 	int npos = 0, rc = 0;
+	bool sloppy = false;
 
 	memset(out, 0, sizeof(*out));
 	out->noatime = true;
 	out->commit_interval = 1.0;
 	out->cache_size = CACHE_BUDGET_DEFAULT;
 	out->cache_ttl = 1.0;
+	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */
+		if (strcmp(argv[i], "-s") == 0)
+			sloppy = true;
 	for (int i = 0; i < argc && rc == 0; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-f") == 0) {
@@ -197,15 +236,17 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 			out->snapshot = out->read_only = true;
 		} else if (strcmp(a, "-d") == 0) {
 			out->debug = out->foreground = true;
+		} else if (strcmp(a, "-s") == 0) {
+			; /* seen above */
 		} else if (strcmp(a, "-o") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "itemfs: -o needs a list of options\n");
 				rc = -EINVAL;
 			} else {
-				rc = parse_list(argv[++i], out);
+				rc = parse_list(argv[++i], sloppy, out);
 			}
 		} else if (strncmp(a, "-o", 2) == 0) {
-			rc = parse_list(a + 2, out);
+			rc = parse_list(a + 2, sloppy, out);
 		} else if (a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr, "itemfs: unknown flag '%s'; `itemfs help` lists them\n", a);
 			rc = -EINVAL;
@@ -232,7 +273,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 		if (!out->store_path) {
 			fprintf(stderr, "itemfs: store directory %s: %s (its parent must exist)\n",
 				pos[0], strerror(errno));
-			rc = -EINVAL;
+			rc = -ENOENT;
 		}
 	}
 	if (rc == 0) {
@@ -243,7 +284,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 			if (e == ENOENT)
 				fprintf(stderr, "; create it with `mkdir -p %s`", pos[1]);
 			fputc('\n', stderr);
-			rc = -EINVAL;
+			rc = -ENOENT;
 		}
 	}
 	if (rc)

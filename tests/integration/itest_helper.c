@@ -47,6 +47,10 @@ static int usage(void)
 	      "  setxattr PATH NAME VALUE none|create|replace\n"
 	      "  write PATH NBYTES          (O_WRONLY|O_CREAT|O_TRUNC, one write(), close)\n"
 	      "  hold PATH trunc|append|rdwr  (then stdin: write TEXT | fsync | close)\n"
+	      "  readhold PATH [direct]     (O_RDONLY, O_DIRECT with direct; then stdin:\n"
+	      "                             read: the whole item from offset 0 as one line\n"
+	      "                             | fsync | close)\n"
+	      "  fsync PATH                 (open O_RDONLY, fsync(2): a file or a directory)\n"
 	      "  flip STORE_DIR INO OFFSET  (flip byte OFFSET of item INO's stored value:\n"
 	      "                             0-7 the hash, 8 on the data)\n",
 	      stderr);
@@ -241,6 +245,69 @@ static int cmd_hold(int argc, char **argv)
 	return report(close(fd));
 }
 
+/*
+ * readhold PATH [direct]: a reader that keeps one descriptor open and, on
+ * "read", prints what pread() from offset 0 to EOF returns through it, as
+ * one line ("ERR <errno name>" on failure), so a test can watch what one
+ * open file sees while other mounts change the item.
+ */
+static int cmd_readhold(int argc, char **argv)
+{
+	static char buf[512 * 1024]; /* O_DIRECT wants an aligned buffer: static is */
+	char line[256];
+	int fd, flags = O_RDONLY;
+
+	if (argc < 1 || argc > 2 || (argc == 2 && strcmp(argv[1], "direct") != 0))
+		return usage();
+	if (argc == 2)
+		flags |= O_DIRECT;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = open(argv[0], flags);
+	if (fd < 0)
+		return report(-1);
+	puts("ready");
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "read") == 0) {
+			size_t len = 0;
+			ssize_t n;
+			while ((n = pread(fd, buf + len, 65536, (off_t)len)) > 0 &&
+			       len + (size_t)n + 65536 <= sizeof(buf))
+				len += (size_t)n;
+			if (n < 0) {
+				printf("ERR %s\n", strerrorname_np(errno));
+				continue;
+			}
+			if (n > 0)
+				len += (size_t)n;
+			fwrite(buf, 1, len, stdout);
+			putchar('\n');
+		} else if (strcmp(line, "fsync") == 0) {
+			report(fsync(fd));
+		} else if (strcmp(line, "close") == 0) {
+			break;
+		} else {
+			fprintf(stderr, "readhold: unknown command '%s'\n", line);
+			return 2;
+		}
+	}
+	return report(close(fd));
+}
+
+static int cmd_fsync(int argc, char **argv)
+{
+	int fd, rc;
+
+	if (argc != 1)
+		return usage();
+	fd = open(argv[0], O_RDONLY);
+	if (fd < 0)
+		return report(-1);
+	rc = fsync(fd);
+	close(fd);
+	return report(rc);
+}
+
 static int cmd_flip(int argc, char **argv)
 {
 	MDB_env *env = NULL;
@@ -320,7 +387,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"rename", cmd_rename},	    {"mknod", cmd_mknod}, {"open", cmd_open},
 		{"setxattr", cmd_setxattr}, {"write", cmd_write}, {"hold", cmd_hold},
-		{"flip", cmd_flip},
+		{"flip", cmd_flip},	    {"readhold", cmd_readhold}, {"fsync", cmd_fsync},
 	};
 
 	if (argc < 2)

@@ -21,9 +21,9 @@ committed() {
 }
 
 step "bad commit_interval values are refused, naming the option"
-expect_fail 1 "bad value 'soon' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
+expect_fail 2 "bad value 'soon' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
 	"$ITEMFS" mount "$STORE" "$MNT" -o commit_interval=soon
-expect_fail 1 "bad value '-1' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
+expect_fail 2 "bad value '-1' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
 	"$ITEMFS" mount "$STORE" "$MNT" -o commit_interval=-1
 
 step "a change is in the store within commit_interval (2 s), not before it is due"

@@ -1,0 +1,145 @@
+/*
+ * hidden.c - MOUNTPOINT/.itemfs, a read-only directory that readdir of the
+ * top level never lists (so tar, rsync and find never pick it up), holding
+ * `stats`: the read cache's and the consistency machinery's counters as
+ * "name value" lines (docs/consistency.md; `itemfs stats` formats them).
+ * Its inode numbers are above any the store hands out. The name is
+ * reserved: no table can be called .itemfs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+void fs_hidden_attr(uint64_t ino, struct store_attr *a)
+{
+	static struct timespec born;
+
+	if (!born.tv_sec)
+		fs_now(&born);
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->uid = (uint32_t)getuid();
+	a->gid = (uint32_t)getgid();
+	a->atime = a->mtime = a->ctime = born;
+	if (ino == FS_INO_HIDDEN_DIR) {
+		a->mode = S_IFDIR | 0555;
+		a->nlink = 2;
+	} else {
+		a->mode = S_IFREG | 0444;
+		a->nlink = 1;
+	}
+}
+
+static void reply_hidden_entry(fuse_req_t req, uint64_t ino)
+{
+	struct fuse_entry_param e;
+	struct store_attr a;
+
+	fs_hidden_attr(ino, &a);
+	memset(&e, 0, sizeof(e));
+	e.ino = ino;
+	e.generation = 1;
+	e.attr_timeout = 3600;
+	e.entry_timeout = 3600;
+	fs_attr_to_stat(&a, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+/* Answers a lookup of the hidden names; false when name is not one. */
+bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (parent == STORE_ROOT_INO && strcmp(name, FS_HIDDEN_NAME) == 0) {
+		reply_hidden_entry(req, FS_INO_HIDDEN_DIR);
+		return true;
+	}
+	if (parent == FS_INO_HIDDEN_DIR) {
+		if (strcmp(name, "stats") == 0)
+			reply_hidden_entry(req, FS_INO_STATS);
+		else
+			fuse_reply_err(req, ENOENT);
+		return true;
+	}
+	return false;
+}
+
+void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino)
+{
+	struct store_attr a;
+	struct stat st;
+
+	fs_hidden_attr(ino, &a);
+	fs_attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_stats_file *s;
+	int rc;
+
+	if (ino == FS_INO_HIDDEN_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	s->kind = FS_HANDLE_STATS;
+	rc = fs_view_stats_text(fs_ctx_of(req), &s->text, &s->len);
+	if (rc) {
+		free(s);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)s;
+	fi->direct_io = 1; /* its size is 0, as for /proc files: reads go to EOF */
+	if (fuse_reply_open(req, fi) != 0) {
+		free(s->text);
+		free(s);
+	}
+}
+
+void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_dir *d;
+
+	if (ino != FS_INO_HIDDEN_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d)
+		d->ents = calloc(1, sizeof(*d->ents));
+	if (d && d->ents)
+		d->ents[0].name = strdup("stats");
+	if (!d || !d->ents || !d->ents[0].name) {
+		if (d)
+			free(d->ents);
+		free(d);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	d->kind = FS_HANDLE_DIR;
+	d->ino = ino;
+	d->ents[0].ino = FS_INO_STATS;
+	d->ents[0].mode = S_IFREG;
+	d->count = d->cap = 1;
+	fi->fh = (uintptr_t)d;
+	d->next = ctx->dirs;
+	if (ctx->dirs)
+		ctx->dirs->prev = d;
+	ctx->dirs = d;
+	if (fuse_reply_open(req, fi) != 0)
+		fs_dir_close(ctx, d);
+}
