@@ -14,6 +14,14 @@ void fs_now(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+double fs_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));

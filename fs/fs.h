@@ -289,6 +289,7 @@ int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size
 
 /* fs/attr.c: attributes and shared reply helpers */
 void fs_now(struct timespec *ts);
+double fs_mono_now(void); /* CLOCK_MONOTONIC, in seconds */
 void fs_attr_to_stat(const struct store_attr *a, struct stat *st);
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out);
 int fs_attr_get_fh(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
@@ -310,6 +311,7 @@ void fs_file_overlay(const struct fs_inode *in, struct store_attr *a);
 void fs_files_drop_pending(struct fs_ctx *ctx);
 void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
 void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
+void fs_dir_open_reply(fuse_req_t req, struct fuse_file_info *fi, struct fs_dir *d);
 void fs_handles_close_all(struct fs_ctx *ctx);
 
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */

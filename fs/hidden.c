@@ -111,7 +111,6 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_dir *d;
 
 	if (ino != FS_INO_HIDDEN_DIR) {
@@ -135,11 +134,5 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	d->ents[0].ino = FS_INO_STATS;
 	d->ents[0].mode = S_IFREG;
 	d->count = d->cap = 1;
-	fi->fh = (uintptr_t)d;
-	d->next = ctx->dirs;
-	if (ctx->dirs)
-		ctx->dirs->prev = d;
-	ctx->dirs = d;
-	if (fuse_reply_open(req, fi) != 0)
-		fs_dir_close(ctx, d);
+	fs_dir_open_reply(req, fi, d);
 }

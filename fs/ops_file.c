@@ -35,14 +35,6 @@
 /* Seconds after an open for writing during which the item's readers use direct I/O. */
 #define FS_WRITE_QUIET 5.0
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
 {
 	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
@@ -98,7 +90,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	if (f->writable) {
 		in->nwriters++;
 		in->kattr_stale = true;
-		in->writer_opened = mono_now();
+		in->writer_opened = fs_mono_now();
 	}
 	in->nopen++;
 	f->next = ctx->files;
@@ -150,7 +142,7 @@ static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct
 
 	fi->fh = (uintptr_t)f;
 	if (f->writable || (f->flags & (O_DIRECT | O_SYNC | O_DSYNC)) || in->nwriters ||
-	    in->nwaiting || mono_now() - in->writer_opened < FS_WRITE_QUIET ||
+	    in->nwaiting || fs_mono_now() - in->writer_opened < FS_WRITE_QUIET ||
 	    (in->ncached && !same)) {
 		fi->direct_io = 1;
 		fi->keep_cache = 1; /* leave the pages of page-cache readers alone */
@@ -215,7 +207,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	w->req = req;
 	w->fi = *fi;
 	w->inode = in;
-	w->deadline = mono_now() + FS_WRITER_WAIT;
+	w->deadline = fs_mono_now() + FS_WRITER_WAIT;
 	in->nopen++; /* keeps the inode while it waits */
 	in->nwaiting++;
 	for (tail = &ctx->waiting; *tail; tail = &(*tail)->next)
@@ -226,7 +218,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
 {
 	struct fs_waiting_open **p = &ctx->waiting;
-	double now = ctx->waiting ? mono_now() : 0;
+	double now = ctx->waiting ? fs_mono_now() : 0;
 
 	while (*p) {
 		struct fs_waiting_open *w = *p;
@@ -257,7 +249,7 @@ int fs_waiting_opens_timeout_ms(const struct fs_ctx *ctx)
 			first = w->deadline;
 	if (first < 0)
 		return -1;
-	now = mono_now();
+	now = fs_mono_now();
 	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
 }
 

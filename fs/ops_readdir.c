@@ -75,7 +75,6 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
 	in = fs_inode_find(&ctx->itab, ino);
 	if (in) {
 		fi->cache_readdir = 1;
@@ -83,6 +82,15 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		in->klisted = true;
 		in->klist_gen = in->list_gen;
 	}
+	fs_dir_open_reply(req, fi, d);
+}
+
+/* Links d into ctx->dirs as fi's handle and replies to opendir with it. */
+void fs_dir_open_reply(fuse_req_t req, struct fuse_file_info *fi, struct fs_dir *d)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+
+	fi->fh = (uintptr_t)d;
 	d->next = ctx->dirs;
 	if (ctx->dirs)
 		ctx->dirs->prev = d;

@@ -54,14 +54,6 @@ struct fs_notifier {
 	struct fuse_session *se;
 };
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void *notifier_main(void *arg)
 {
 	struct fs_notifier *n = arg;
@@ -164,7 +156,7 @@ int fs_view_init(struct fs_ctx *ctx)
 	if (rc)
 		return rc;
 	ctx->view_gen = store_generation(ctx->store);
-	ctx->view_checked = mono_now();
+	ctx->view_checked = fs_mono_now();
 	if (!ctx->snapshot) {
 		struct store_txn *txn;
 		rc = fs_txn_read(ctx, &txn);
@@ -306,11 +298,12 @@ void fs_view_refresh(struct fs_ctx *ctx, bool strong)
 
 	if (ctx->snapshot)
 		return;
+	now = fs_mono_now();
 	if (strong || ctx->opts.consistent_reads)
 		ctx->stats.strong_reads++;
-	else if ((now = mono_now()) < ctx->view_checked + ctx->opts.cache_ttl)
+	else if (now < ctx->view_checked + ctx->opts.cache_ttl)
 		return;
-	ctx->view_checked = mono_now();
+	ctx->view_checked = now;
 	gen = store_generation(ctx->store);
 	if (gen == ctx->view_gen)
 		return; /* nothing committed anywhere since we looked */

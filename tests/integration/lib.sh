@@ -230,17 +230,38 @@ start_itemfs() {
 	wait_mounted "$ITEMFS_PID"
 }
 
-# daemon_pid: the pid of the itemfs process serving $MNT (found by its
-# command line, which holds our unique $MNT), or nothing.
+# daemon_pid [DIR]: the pid of the build's itemfs process serving DIR
+# (default $MNT; found by its command line, which holds the unique DIR), or
+# nothing.
 daemon_pid() {
-	local d
+	local d dir=${1:-$MNT}
 	for d in /proc/[0-9]*; do
 		if [ "$(readlink "$d/exe" 2>/dev/null)" = "$(readlink -f "$ITEMFS")" ] &&
-			tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$MNT"; then
+			tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$dir"; then
 			echo "${d#/proc/}"
 			return 0
 		fi
 	done
+}
+
+# whole_reads_during WRITER_PID PATH A B: cats PATH until the process
+# WRITER_PID (rewriting PATH with the contents of files A and B in turn)
+# ends, at least once; every read must be A or B whole. Sets READS to the
+# number of reads (not a command substitution: fail must end the test);
+# fails naming what a mixed read held.
+whole_reads_during() {
+	local writer=$1 path=$2 a=$3 b=$4 reads=0 err
+	while kill -0 "$writer" 2>/dev/null || [ "$reads" -eq 0 ]; do
+		err=$(cat "$path" 2>&1 >"$T/seen") || fail "read $reads of $path failed: $err"
+		if ! cmp -s "$T/seen" "$a" && ! cmp -s "$T/seen" "$b"; then
+			fail "read $reads of $path saw neither version whole" \
+				"(A: $(wc -c <"$a") bytes, B: $(wc -c <"$b") bytes):" \
+				"$(wc -c <"$T/seen") bytes: $(tr -cd A <"$T/seen" | wc -c) 'A'," \
+				"$(tr -cd B <"$T/seen" | wc -c) 'B', $(tr -cd '\0' <"$T/seen" | wc -c) NUL"
+		fi
+		reads=$((reads + 1))
+	done
+	READS=$reads
 }
 
 # start_itemfs_daemon [OPTS...]: `itemfs mount $STORE $MNT OPTS` (daemon

@@ -125,16 +125,8 @@ cp "$T/A" "$D/v"
 ) &
 writer=$!
 BG_PIDS+=($!)
-reads=0
-while kill -0 "$writer" 2>/dev/null || [ "$reads" -eq 0 ]; do
-	err=$(cat "$D/v" 2>&1 >"$T/seen") || fail "read $reads during the rewrites failed: $err"
-	if ! cmp -s "$T/seen" "$T/A" && ! cmp -s "$T/seen" "$T/B"; then
-		fail "read $reads saw neither version whole (A: 300000 x 'A', B: 250000 x 'B'):" \
-			"$(wc -c <"$T/seen") bytes: $(tr -cd A <"$T/seen" | wc -c) 'A'," \
-			"$(tr -cd B <"$T/seen" | wc -c) 'B', $(tr -cd '\0' <"$T/seen" | wc -c) NUL"
-	fi
-	reads=$((reads + 1))
-done
+whole_reads_during "$writer" "$D/v" "$T/A" "$T/B"
+reads=$READS
 wait "$writer" || fail "the writer loop failed"
 echo "$reads consistent reads during 300 rewrites"
 assert_cmp "$T/A" "$D/v"

@@ -142,15 +142,8 @@ wait_for "B sees v" 2500 test -s "$MNT2/t/v" >/dev/null
 ) &
 writer=$!
 BG_PIDS+=($!)
-reads=0
-while kill -0 "$writer" 2>/dev/null || [ "$reads" -eq 0 ]; do
-	cat "$MNT2/t/v" >"$T/seen" || fail "read $reads through B failed"
-	if ! cmp -s "$T/seen" "$T/A" && ! cmp -s "$T/seen" "$T/B"; then
-		fail "read $reads through B saw neither version whole: $(wc -c <"$T/seen") bytes," \
-			"$(tr -cd A <"$T/seen" | wc -c) 'A', $(tr -cd B <"$T/seen" | wc -c) 'B'"
-	fi
-	reads=$((reads + 1))
-done
+whole_reads_during "$writer" "$MNT2/t/v" "$T/A" "$T/B"
+reads=$READS
 wait "$writer" || fail "the writer failed"
 echo "$reads whole reads through B during 120 rewrites through A"
 stop_b

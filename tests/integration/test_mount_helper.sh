@@ -44,18 +44,6 @@ for h in "${HELPERS[@]}"; do
 	fi
 done
 
-# serving DIR: the pid of the itemfs daemon serving DIR, or nothing.
-serving() {
-	local d
-	for d in /proc/[0-9]*; do
-		if [ "$(readlink "$d/exe" 2>/dev/null)" = "$(readlink -f "$ITEMFS")" ] &&
-			tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$1"; then
-			echo "${d#/proc/}"
-			return 0
-		fi
-	done
-}
-
 # mount_ok ARGS...: `mount ARGS` must exit 0 with $MNT mounted by the
 # build's itemfs at that moment; sets ITEMFS_PID for stop_itemfs.
 mount_ok() {
@@ -63,7 +51,7 @@ mount_ok() {
 	out=$(mount "$@" 2>&1) || rc=$?
 	[ "$rc" -eq 0 ] || fail "mount $*: exit $rc: $out"
 	mountpoint -q "$MNT" || fail "mount $* returned 0 but $MNT is not mounted"
-	ITEMFS_PID=$(serving "$MNT")
+	ITEMFS_PID=$(daemon_pid "$MNT")
 	ITEMFS_FG=
 	[ -n "$ITEMFS_PID" ] || fail "mount $*: no daemon of the build's itemfs ($ITEMFS) serves $MNT"
 }
@@ -153,7 +141,7 @@ step "mount -s: unknown options are warned about, not fatal"
 out=$(mount -s -t fuse.itemfs "$STORE" "$MNT" -o frobnicate,cache_ttl=1 2>&1) ||
 	fail "mount -s with an unknown option failed: $out"
 case "$out" in *"ignoring unknown mount option 'frobnicate'"*) ;; *) fail "mount -s: no warning: $out" ;; esac
-ITEMFS_PID=$(serving "$MNT")
+ITEMFS_PID=$(daemon_pid "$MNT")
 stop_itemfs umount
 
 step "mount -f -v: says what would run, mounts nothing"
@@ -181,7 +169,7 @@ mountpoint -q "$T/mnt-ro" && fail "mount -a mounted the noauto line"
 mountpoint -q "$T/never" 2>/dev/null && fail "mount -a mounted a noauto tmpfs"
 out=$(mount -T "$T/fstab" "$T/mnt-ro" 2>&1) || fail "mount of the noauto line: $out"
 EXTRA_MOUNTS+=("$T/mnt-ro")
-ro_pid=$(serving "$T/mnt-ro")
+ro_pid=$(daemon_pid "$T/mnt-ro")
 [ -n "$ro_pid" ] || fail "no daemon serves $T/mnt-ro"
 assert_eq "fstab" "$(cat "$T/mnt-ro/t/fstab")" "item through the read-only fstab mount"
 expect_fail 1 "Read-only file system" touch "$T/mnt-ro/t/new"
@@ -323,10 +311,10 @@ EOF
 	case "$out" in *"user mount mine"*"unmounted"*) ;; *) fail "fstab 'user' mount by nobody: $out" ;; esac
 	# The namespace's daemons exit on their unmounts.
 	for ((i = 0; i < 400; i++)); do
-		[ -z "$(serving "$T/nb/mnt")" ] && break
+		[ -z "$(daemon_pid "$T/nb/mnt")" ] && break
 		sleep 0.05
 	done
-	[ -z "$(serving "$T/nb/mnt")" ] || fail "nobody's itemfs did not exit after umount"
+	[ -z "$(daemon_pid "$T/nb/mnt")" ] || fail "nobody's itemfs did not exit after umount"
 else
 	echo "unshare --mount is not permitted here: not testing setuid= and user mounts"
 fi
