@@ -119,9 +119,12 @@ negative() {
 			;;
 		esac
 		negative_tried=$((negative_tried + 1))
-		# A wrong store may crash the daemon or check: their reports go elsewhere.
+		# A wrong store may crash the daemon or check's guarded child: their
+		# reports go elsewhere. All three variables: ASan parses LSAN_OPTIONS
+		# after ASAN_OPTIONS, and its log_path (lib.sh's) would win.
 		how=$(ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T/neg-san" \
 			UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/neg-san" \
+			LSAN_OPTIONS="${LSAN_OPTIONS:-}:log_path=$T/neg-san" \
 			neg_try "$sd" "$line")
 		[ -n "$how" ] && negative_caught=$((negative_caught + 1))
 		echo "negative image $i (${line%% durable=*}): ${how:-passed (not caught)}"
