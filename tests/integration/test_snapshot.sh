@@ -84,7 +84,7 @@ stop_snapshot() {
 }
 
 # writer: transfers between random accounts until $T/stop exists; each
-# transfer is journaled ("SEQ A B AMOUNT") once its exchange returned.
+# transfer is journaled ("SEQ A B AMOUNT") just before its exchange.
 writer() {
 	local -a bal
 	local seq=0 a b amt i out
@@ -105,10 +105,13 @@ writer() {
 		printf '%d\n' "${bal[a]}" >"next/$(printf 'acct-%03d' "$a")"
 		printf '%d\n' "${bal[b]}" >"next/$(printf 'acct-%03d' "$b")"
 		printf '%d\n' "$seq" >next/seq
+		# Journaled before the exchange: a snapshot sees state $seq once the
+		# exchange is committed, which can be long before the writer would
+		# have got past `rm -rf next` to journal it after.
+		printf '%d %d %d %d\n' "$seq" "$a" "$b" "$amt" >>"$JOURNAL"
 		out=$("$HELPER" rename next v exchange)
 		[ "$out" = OK ] || { echo "writer: exchange: $out" >&2; exit 1; }
 		rm -rf next
-		printf '%d %d %d %d\n' "$seq" "$a" "$b" "$amt" >>"$JOURNAL"
 	done
 }
 
