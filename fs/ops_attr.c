@@ -2,10 +2,12 @@
  * ops_attr.c - FUSE handlers for attributes: getattr, setattr (chmod,
  * chown, utimensat, truncate), access, statfs, and user.* xattrs.
  *
- * Only the user.* namespace is stored. Other namespaces are answered
- * without a store lookup: get and remove say ENODATA (the security.* and
- * system.* probes of ls, cp and tar cost one round trip and nothing more),
- * set says EOPNOTSUPP.
+ * Only the user.* namespace is stored. Other namespaces (security.*,
+ * system.*, trusted.*) are not supported: get, set and remove say
+ * EOPNOTSUPP without a store lookup, as a file system without them does.
+ * That answer matters for speed: `ls -l` probes security.selinux and
+ * system.posix_acl_access on every file, but stops for the whole mount at
+ * the first EOPNOTSUPP (ENODATA would cost two round trips per file).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,14 @@
 static bool is_user_xattr(const char *name)
 {
 	return strncmp(name, "user.", 5) == 0 && name[5] != '\0';
+}
+
+/* 0 for a name of the user.* namespace, else the errno of the namespace. */
+static int xattr_name_check(const char *name)
+{
+	if (is_user_xattr(name))
+		return 0;
+	return strncmp(name, "user.", 5) == 0 ? -EINVAL : -EOPNOTSUPP;
 }
 
 static void reply_attr(fuse_req_t req, const struct store_attr *a)
@@ -329,7 +339,7 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 		    size_t size, int flags)
 {
 	static const char empty[1] = "";
-	int rc = is_user_xattr(name) ? 0 : -EOPNOTSUPP;
+	int rc = xattr_name_check(name);
 
 	if (rc == 0 && fs_ino_is_hidden(ino))
 		rc = -EPERM;
@@ -340,7 +350,7 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int rc = is_user_xattr(name) ? 0 : -ENODATA;
+	int rc = xattr_name_check(name);
 
 	if (rc == 0 && fs_ino_is_hidden(ino))
 		rc = -EPERM;
@@ -369,7 +379,10 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	struct store_txn *txn;
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = is_user_xattr(name) && !fs_ino_is_hidden(ino) ? 0 : -ENODATA;
+	int rc = xattr_name_check(name);
+
+	if (rc == 0 && fs_ino_is_hidden(ino))
+		rc = -ENODATA;
 
 	if (rc == 0 && size && !(buf = malloc(size)))
 		rc = -ENOMEM;

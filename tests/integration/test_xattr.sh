@@ -76,6 +76,18 @@ expect_fail 1 "Operation not supported" setfattr -n trusted.x -v 1 "$D/f"
 expect_fail 1 "Operation not supported" setfattr -n security.x -v 1 "$D/f"
 expect_fail 1 "Operation not supported" setfattr -n nonamespace -v 1 "$D/f"
 assert_eq "" "$(names "$D/f")" "names after refused sets"
+expect_fail 1 "Operation not supported" getfattr -n security.selinux "$D/f"
+expect_fail 1 "Operation not supported" getfattr -n system.posix_acl_access "$D/f"
+expect_fail 1 "Operation not supported" getfattr -n trusted.x "$D/f"
+expect_fail 1 "Operation not supported" setfattr -x security.x "$D/f"
+expect_fail 1 "Invalid argument" setfattr -n user. -v 1 "$D/f"
+# ls -l probes security.selinux and the ACL on each file until the first
+# EOPNOTSUPP: two probes in all, however many files (it caches the answer).
+for i in 1 2 3 4 5 6; do : >"$D/probe$i"; done
+probes=$(strace -f -e trace=getxattr,lgetxattr -o "$T/ls.strace" ls -l "$D" >/dev/null &&
+	grep -c 'getxattr(' "$T/ls.strace")
+assert_eq 2 "$probes" "xattr probes of ls -l over 7 files"
+rm -f "$D"/probe*
 
 step "xattrs go with the item through rename and hard links"
 setfattr -n user.travel -v along "$D/f"
