@@ -91,8 +91,11 @@ void fs_attr_sent(struct fs_ctx *ctx, const struct store_attr *a)
 {
 	struct fs_inode *in = fs_inode_find(&ctx->itab, a->ino);
 
-	if (in)
-		in->kattr_version = in->ncached ? in->kversion : a->version;
+	if (!in)
+		return;
+	in->kattr_version = in->ncached ? in->kversion : a->version;
+	if (in->writer && in->writer->dirty)
+		in->kattr_dirty = true; /* the writer's commit sets other times */
 }
 
 /* Sets a directory's mtime and ctime: its entries changed. */

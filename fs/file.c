@@ -158,6 +158,16 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 	f->attr = a;
 	f->dirty = f->written = false;
 	f->mtime_pending = false;
+	if (f->inode->kattr_dirty) {
+		/*
+		 * The kernel keeps attributes it got from the pending version
+		 * (fs_file_overlay()) for FS_KERNEL_TIMEOUT: have it ask again,
+		 * before this request's reply. Attributes only: no page locks,
+		 * so the session thread may do it.
+		 */
+		f->inode->kattr_dirty = false;
+		fuse_lowlevel_notify_inval_inode(ctx->se, a.ino, -1, 0);
+	}
 done:
 	if (f->inode->writer == f)
 		f->inode->writer = NULL;

@@ -51,6 +51,18 @@ struct fs_options {
 };
 
 /*
+ * Seconds the kernel keeps names and attributes while the watcher (view.c)
+ * invalidates them as other mounts change them: a day, as a backstop only.
+ */
+#define FS_KERNEL_TIMEOUT 86400.0
+
+/* True when the watcher runs: other mounts' writes can reach us and are not all strong. */
+static inline bool fs_watching(const struct fs_options *o)
+{
+	return !o->snapshot && !o->consistent_reads && o->cache_ttl > 0;
+}
+
+/*
  * What the kernel holds of one inode: created on the first lookup that
  * reaches the kernel, freed when the kernel forgets it and no file is open.
  */
@@ -66,6 +78,8 @@ struct fs_inode {
 	uint64_t kversion;      /* data version the kernel's pages hold (0: none known) */
 	uint64_t ksize;         /* its size: the kernel's i_size while ncached > 0 */
 	bool kattr_stale;       /* a writer ran: the kernel's i_size may not be kversion's */
+	bool kattr_dirty;       /* attributes were sent while a writer held uncommitted
+				 * data: its commit must invalidate them */
 	uint64_t kattr_version; /* version of the attributes last sent to the kernel */
 	uint64_t list_gen;      /* directory: bumped whenever its entries change */
 	uint64_t klist_gen;     /* directory: list_gen of the listing the kernel caches */

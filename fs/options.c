@@ -257,12 +257,13 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 			rc = -EINVAL;
 		}
 	}
-	/* The kernel's caches may lag other mounts exactly as long as ours. */
-	out->attr_timeout = out->entry_timeout = out->consistent_reads ? 0 : out->cache_ttl;
-	if (rc == 0 && out->snapshot) {
-		/* Nothing changes under a snapshot: let the kernel cache it all. */
-		out->attr_timeout = out->entry_timeout = 3600;
-	}
+	/*
+	 * Strong reads everywhere: the kernel caches nothing. Otherwise it keeps
+	 * names and attributes long, and the watcher (view.c) drops what other
+	 * mounts change within cache_ttl; under a snapshot nothing changes.
+	 */
+	out->attr_timeout = out->entry_timeout =
+	    out->consistent_reads || out->cache_ttl <= 0 ? 0 : FS_KERNEL_TIMEOUT;
 	if (rc == 0 && npos < 2) {
 		fprintf(stderr, "itemfs: mount needs STORE_DIR and MOUNTPOINT\n");
 		fs_usage(stderr);

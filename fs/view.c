@@ -13,9 +13,21 @@
  *    it saw and, only if it moved, reads the records other mounts added,
  *    drops what they make stale here, and tells the kernel (asynchronously,
  *    see below) to forget its attributes, pages and names for them.
- * So nothing the cache or the kernel hands out is older than cache_ttl
- * (the kernel's own attribute and entry timeouts are cache_ttl), and a
- * strong read when nothing changed costs one read of LMDB's meta page.
+ * So nothing the cache hands out is older than cache_ttl, and a strong
+ * read when nothing changed costs one read of LMDB's meta page.
+ *
+ * The kernel keeps names and attributes long (FS_KERNEL_TIMEOUT): warm
+ * stat, ls -l and open then cost no round trip. What keeps them true is
+ * the watcher, on the notifier thread: every cache_ttl / 2 it compares the
+ * store's generation, and if it moved, reads the new records itself and
+ * queues the kernel invalidations for other mounts' changes, whether or
+ * not a request comes. Before queueing them it raises the generation it
+ * found (poke), so that the first request the invalidations bring makes
+ * the session thread refresh the read cache too, TTL or not. This mount's
+ * own changes went through the kernel, which updated or dropped what they
+ * touched; the one thing it cannot know, a writer's attributes it fetched
+ * before the writer committed, is invalidated at the commit (fs.h,
+ * kattr_dirty).
  *
  * Kernel notifications run on a thread of their own: the kernel takes
  * page and directory locks to carry them out, and a request holding those
@@ -28,9 +40,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs.h"
 
@@ -48,22 +62,151 @@ struct fs_note {
 struct fs_notifier {
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	pthread_cond_t cond;	     /* CLOCK_MONOTONIC */
 	struct fs_note *head, *tail; /* (mu) */
 	bool stop;		     /* (mu) */
 	struct fuse_session *se;
+
+	/* The watcher: set up before the thread starts, then its own. */
+	struct store *store;
+	uint64_t origin;	   /* our records: the kernel saw those changes */
+	double period;		   /* seconds between looks; 0: no watcher */
+	uint64_t gen, seq;	   /* generation and last record it has seen */
+	_Atomic uint64_t poke;	   /* generation in which it found others' records */
+	_Atomic uint64_t looks;	   /* generation comparisons */
+	_Atomic uint64_t found;	   /* others' records it found */
+	struct fs_note *wq, *wlast; /* notes of the look in progress */
 };
+
+static struct fs_note *note_new_inode(uint64_t ino, bool pages)
+{
+	struct fs_note *note = calloc(1, sizeof(*note));
+
+	if (note) {
+		note->kind = NOTE_INODE;
+		note->ino = ino;
+		note->pages = pages;
+	}
+	return note;
+}
+
+static struct fs_note *note_new_entry(uint64_t parent, const char *name, size_t len)
+{
+	struct fs_note *note = calloc(1, sizeof(*note) + len + 1);
+
+	if (note) {
+		note->kind = NOTE_ENTRY;
+		note->ino = parent;
+		note->namelen = len;
+		memcpy(note->name, name, len);
+	}
+	return note;
+}
+
+static void watch_add(struct fs_notifier *n, struct fs_note *note)
+{
+	if (!note)
+		return; /* the next look finds nothing for it: see watch_change */
+	note->next = NULL;
+	if (n->wlast)
+		n->wlast->next = note;
+	else
+		n->wq = note;
+	n->wlast = note;
+}
+
+/* What the kernel must forget for one record (the same as apply_change()). */
+static int watch_change(void *arg, const struct store_change *c)
+{
+	struct fs_notifier *n = arg;
+
+	n->seq = c->seq;
+	if (c->origin == n->origin)
+		return 0;
+	atomic_fetch_add_explicit(&n->found, 1, memory_order_relaxed);
+	if (c->kind == STORE_CHANGE_INODE) {
+		watch_add(n, note_new_inode(c->ino, false));
+	} else if (c->namelen) {
+		watch_add(n, note_new_entry(c->parent, c->name, c->namelen));
+		watch_add(n, note_new_inode(c->parent, false));
+	}
+	return 0;
+}
+
+/*
+ * One look of the watcher (without mu): if the store's generation moved,
+ * reads the records since the last look and, for other mounts' changes,
+ * raises poke and queues the kernel invalidations. A note that cannot be
+ * allocated is lost; the request it would have brought still sees the
+ * change in the read cache, and the kernel's copy of it stays until the
+ * session thread's own reading of the log queues it again.
+ */
+static void watch_once(struct fs_notifier *n)
+{
+	struct store_txn *txn;
+	uint64_t gen = store_generation(n->store), before;
+	int rc;
+
+	atomic_fetch_add_explicit(&n->looks, 1, memory_order_relaxed);
+	if (gen == n->gen)
+		return;
+	n->gen = gen;
+	n->wq = n->wlast = NULL;
+	before = atomic_load_explicit(&n->found, memory_order_relaxed);
+	rc = store_txn_begin(n->store, STORE_TXN_READ, &txn);
+	if (rc == 0) {
+		rc = store_changes(txn, n->seq, watch_change, n);
+		if (rc == -ESTALE) /* trimmed past us: the session thread forgets all */
+			rc = store_change_last(txn, &n->seq);
+		store_txn_abort(txn);
+	}
+	if (rc == 0 && atomic_load_explicit(&n->found, memory_order_relaxed) == before)
+		return; /* only our own records */
+	/* Before the kernel hears of it: the requests it brings must refresh. */
+	atomic_store(&n->poke, gen);
+	if (!n->wq)
+		return;
+	pthread_mutex_lock(&n->mu);
+	if (n->tail)
+		n->tail->next = n->wq;
+	else
+		n->head = n->wq;
+	n->tail = n->wlast;
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* t += secs (secs >= 0). */
+static void timespec_add(struct timespec *t, double secs)
+{
+	long ns = t->tv_nsec + (long)((secs - (double)(long)secs) * 1e9);
+
+	t->tv_sec += (time_t)secs + ns / 1000000000;
+	t->tv_nsec = ns % 1000000000;
+}
 
 static void *notifier_main(void *arg)
 {
 	struct fs_notifier *n = arg;
+	struct timespec next;
 
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&n->mu);
 	for (;;) {
 		struct fs_note *note;
 
-		while (!n->head && !n->stop)
-			pthread_cond_wait(&n->cond, &n->mu);
+		while (!n->head && !n->stop) {
+			if (n->period <= 0) {
+				pthread_cond_wait(&n->cond, &n->mu);
+				continue;
+			}
+			if (pthread_cond_timedwait(&n->cond, &n->mu, &next) != ETIMEDOUT)
+				continue;
+			pthread_mutex_unlock(&n->mu);
+			watch_once(n);
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			timespec_add(&next, n->period);
+			pthread_mutex_lock(&n->mu);
+		}
 		note = n->head;
 		if (!note)
 			break; /* stopped, queue drained */
@@ -102,35 +245,26 @@ static void note_queue(struct fs_ctx *ctx, struct fs_note *note)
 	pthread_mutex_unlock(&n->mu);
 }
 
+/*
+ * Queue kernel invalidations. Out of memory, a note is lost and the kernel
+ * keeps what it holds until FS_KERNEL_TIMEOUT or memory pressure drops it.
+ */
 static void note_inode(struct fs_ctx *ctx, uint64_t ino, bool pages)
 {
-	struct fs_note *note;
+	struct fs_note *note = ctx->notifier ? note_new_inode(ino, pages) : NULL;
 
-	if (!ctx->notifier)
-		return;
-	note = calloc(1, sizeof(*note));
 	if (!note)
-		return; /* the kernel's attribute timeout still bounds it */
-	note->kind = NOTE_INODE;
-	note->ino = ino;
-	note->pages = pages;
+		return;
 	ctx->stats.kernel_notes++;
 	note_queue(ctx, note);
 }
 
 static void note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len)
 {
-	struct fs_note *note;
+	struct fs_note *note = ctx->notifier ? note_new_entry(parent, name, len) : NULL;
 
-	if (!ctx->notifier)
-		return;
-	note = calloc(1, sizeof(*note) + len + 1);
 	if (!note)
-		return; /* the kernel's entry timeout still bounds it */
-	note->kind = NOTE_ENTRY;
-	note->ino = parent;
-	note->namelen = len;
-	memcpy(note->name, name, len);
+		return;
 	ctx->stats.kernel_notes++;
 	note_queue(ctx, note);
 }
@@ -172,12 +306,25 @@ int fs_view_init(struct fs_ctx *ctx)
 int fs_view_start(struct fs_ctx *ctx)
 {
 	struct fs_notifier *n = calloc(1, sizeof(*n));
+	pthread_condattr_t ca;
 
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	n->se = ctx->se;
+	n->store = ctx->store;
+	n->origin = ctx->origin;
+	n->gen = ctx->view_gen;
+	n->seq = ctx->view_seq;
+	atomic_init(&n->poke, 0);
+	atomic_init(&n->looks, 0);
+	atomic_init(&n->found, 0);
+	if (fs_watching(&ctx->opts))
+		n->period = ctx->opts.cache_ttl / 2;
 	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
 		pthread_mutex_destroy(&n->mu);
 		pthread_cond_destroy(&n->cond);
@@ -291,6 +438,13 @@ static void follow_log(struct fs_ctx *ctx)
 	}
 }
 
+/* True when the watcher found others' records we may not have applied. */
+static bool watcher_poked(const struct fs_ctx *ctx)
+{
+	return ctx->notifier &&
+	       atomic_load_explicit(&ctx->notifier->poke, memory_order_acquire) > ctx->view_gen;
+}
+
 void fs_view_refresh(struct fs_ctx *ctx, bool strong)
 {
 	double now;
@@ -301,7 +455,7 @@ void fs_view_refresh(struct fs_ctx *ctx, bool strong)
 	now = fs_mono_now();
 	if (strong || ctx->opts.consistent_reads)
 		ctx->stats.strong_reads++;
-	else if (now < ctx->view_checked + ctx->opts.cache_ttl)
+	else if (now < ctx->view_checked + ctx->opts.cache_ttl && !watcher_poked(ctx))
 		return;
 	ctx->view_checked = now;
 	gen = store_generation(ctx->store);
@@ -549,6 +703,12 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "consistency.", "foreign_changes", ctx->stats.foreign_changes);
 	stat_line(f, "consistency.", "full_invalidations", ctx->stats.full_invalidations);
 	stat_line(f, "consistency.", "kernel_notifications", ctx->stats.kernel_notes);
+	if (ctx->notifier) {
+		stat_line(f, "consistency.", "watcher_looks",
+			  atomic_load_explicit(&ctx->notifier->looks, memory_order_relaxed));
+		stat_line(f, "consistency.", "watcher_foreign_changes",
+			  atomic_load_explicit(&ctx->notifier->found, memory_order_relaxed));
+	}
 	stat_line(f, "consistency.", "change_seq", ctx->view_seq);
 	fprintf(f, "consistency.cache_ttl_ms %" PRIu64 "\n",
 		(uint64_t)(ctx->opts.cache_ttl * 1000 + 0.5));

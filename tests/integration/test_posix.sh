@@ -146,6 +146,27 @@ fi
 assert_gt "$(ns %.9Z "$D/f1")" "$c1" "ctime after write vs after chmod"
 assert_eq "1907050150.999999999" "$(st %.9X "$D/f1")" "atime after a write"
 
+step "attributes seen while a writer is open are not kept past its commit"
+# The kernel keeps attributes long; a stat during a write gets the pending
+# version's times, and the commit at close sets ctime anew: after the close,
+# stat must show what a fresh mount shows.
+# The writer is a helper process: a shell's descriptor would be flushed (and
+# the item committed) by every command that inherits it.
+printf 'old' >"$D/pending"
+coproc HOLD { "$HELPER" hold "$D/pending" trunc; }
+read -r -t 20 -u "${HOLD[0]}" line && assert_eq ready "$line" "writer open"
+echo "write abcd" >&"${HOLD[1]}"
+read -r -t 20 -u "${HOLD[0]}" line && assert_eq OK "$line" "writer: write"
+assert_eq 4 "$(st %s "$D/pending")" "size seen during the write"
+sleep 0.05
+echo close >&"${HOLD[1]}"
+read -r -t 20 -u "${HOLD[0]}" line && assert_eq OK "$line" "writer: close"
+wait "$HOLD_PID"
+seen=$(st '%s %.9Y %.9Z' "$D/pending")
+sync "$D"
+restart_itemfs
+assert_eq "$(st '%s %.9Y %.9Z' "$D/pending")" "$seen" "size, mtime, ctime after close vs after remount"
+
 step "reads do not change atime (noatime)"
 touch -a -d '2001-01-01 00:00:00.25' "$D/f65536"
 cat "$D/f65536" >/dev/null
