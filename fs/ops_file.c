@@ -153,12 +153,15 @@ static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct
 	fi->direct_io = 0;
 	fi->keep_cache = same; /* otherwise the kernel drops its pages at open */
 	fi->noflush = 1;       /* close of a reader commits nothing */
-	if (!same || in->kattr_stale || in->kattr_version != f->attr.version) {
+	if (in->kattr_stale || in->kattr_version != f->attr.version) {
 		/*
 		 * The kernel's i_size must be this version's before the first
-		 * read: have it ask again (getattr through this file answers
-		 * with this version's size). Attributes only: no page locks, so
-		 * this is safe from the session thread.
+		 * read: unless the attributes it holds are this version's (and
+		 * no writer has moved its i_size since), have it ask again
+		 * (getattr through this file answers with this version's size).
+		 * Attributes only: no page locks, so this is safe from the
+		 * session thread. Not asking when they are: a warm ls -l after
+		 * a cat would otherwise be a getattr per file.
 		 */
 		fuse_lowlevel_notify_inval_inode(ctx->se, in->ino, -1, 0);
 		in->kattr_stale = false;
