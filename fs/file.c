@@ -161,12 +161,10 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 	if (f->inode->kattr_dirty) {
 		/*
 		 * The kernel keeps attributes it got from the pending version
-		 * (fs_file_overlay()) for FS_KERNEL_TIMEOUT: have it ask again,
-		 * before this request's reply. Attributes only: no page locks,
-		 * so the session thread may do it.
+		 * (fs_file_overlay()) for FS_KERNEL_TIMEOUT: have it ask again.
 		 */
 		f->inode->kattr_dirty = false;
-		fuse_lowlevel_notify_inval_inode(ctx->se, a.ino, -1, 0);
+		fs_view_inval_attr_now(ctx, a.ino);
 	}
 done:
 	if (f->inode->writer == f)

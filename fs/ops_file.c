@@ -159,11 +159,10 @@ static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct
 		 * read: unless the attributes it holds are this version's (and
 		 * no writer has moved its i_size since), have it ask again
 		 * (getattr through this file answers with this version's size).
-		 * Attributes only: no page locks, so this is safe from the
-		 * session thread. Not asking when they are: a warm ls -l after
-		 * a cat would otherwise be a getattr per file.
+		 * Not asking when they are: a warm ls -l after a cat would
+		 * otherwise be a getattr per file.
 		 */
-		fuse_lowlevel_notify_inval_inode(ctx->se, in->ino, -1, 0);
+		fs_view_inval_attr_now(ctx, in->ino);
 		in->kattr_stale = false;
 		in->kattr_version = f->attr.version;
 	}

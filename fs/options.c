@@ -258,12 +258,12 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 		}
 	}
 	/*
-	 * Strong reads everywhere: the kernel caches nothing. Otherwise it keeps
-	 * names and attributes long, and the watcher (view.c) drops what other
-	 * mounts change within cache_ttl; under a snapshot nothing changes.
+	 * The kernel keeps names and attributes long where nothing changes (a
+	 * snapshot) or the watcher (view.c) drops what other mounts change
+	 * within cache_ttl; with strong reads everywhere it caches nothing.
 	 */
 	out->attr_timeout = out->entry_timeout =
-	    out->consistent_reads || out->cache_ttl <= 0 ? 0 : FS_KERNEL_TIMEOUT;
+	    out->snapshot || fs_watching(out) ? FS_KERNEL_TIMEOUT : 0;
 	if (rc == 0 && npos < 2) {
 		fprintf(stderr, "itemfs: mount needs STORE_DIR and MOUNTPOINT\n");
 		fs_usage(stderr);

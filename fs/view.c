@@ -75,7 +75,6 @@ struct fs_notifier {
 	_Atomic uint64_t poke;	   /* generation in which it found others' records */
 	_Atomic uint64_t looks;	   /* generation comparisons */
 	_Atomic uint64_t found;	   /* others' records it found */
-	struct fs_note *wq, *wlast; /* notes of the look in progress */
 };
 
 static struct fs_note *note_new_inode(uint64_t ino, bool pages)
@@ -103,16 +102,29 @@ static struct fs_note *note_new_entry(uint64_t parent, const char *name, size_t 
 	return note;
 }
 
+/* Queues a note for the notifier thread. */
+static void queue_push(struct fs_notifier *n, struct fs_note *note)
+{
+	note->next = NULL;
+	pthread_mutex_lock(&n->mu);
+	if (n->tail)
+		n->tail->next = note;
+	else
+		n->head = note;
+	n->tail = note;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->mu);
+}
+
+/*
+ * Queues a note of the watcher. Out of memory, the note is lost: the kernel
+ * keeps that copy until the session thread's own reading of the log queues
+ * it again (at its next request past cache_ttl), or FS_KERNEL_TIMEOUT.
+ */
 static void watch_add(struct fs_notifier *n, struct fs_note *note)
 {
-	if (!note)
-		return; /* the next look finds nothing for it: see watch_change */
-	note->next = NULL;
-	if (n->wlast)
-		n->wlast->next = note;
-	else
-		n->wq = note;
-	n->wlast = note;
+	if (note)
+		queue_push(n, note);
 }
 
 /* What the kernel must forget for one record (the same as apply_change()). */
@@ -134,12 +146,11 @@ static int watch_change(void *arg, const struct store_change *c)
 }
 
 /*
- * One look of the watcher (without mu): if the store's generation moved,
- * reads the records since the last look and, for other mounts' changes,
- * raises poke and queues the kernel invalidations. A note that cannot be
- * allocated is lost; the request it would have brought still sees the
- * change in the read cache, and the kernel's copy of it stays until the
- * session thread's own reading of the log queues it again.
+ * One look of the watcher, on the notifier thread (without mu): if the
+ * store's generation moved, reads the records since the last look, queues
+ * the kernel invalidations for other mounts' changes and raises poke. The
+ * notes queued here are sent by this same thread, after it returns: poke
+ * is always raised before the kernel hears of them.
  */
 static void watch_once(struct fs_notifier *n)
 {
@@ -151,7 +162,6 @@ static void watch_once(struct fs_notifier *n)
 	if (gen == n->gen)
 		return;
 	n->gen = gen;
-	n->wq = n->wlast = NULL;
 	before = atomic_load_explicit(&n->found, memory_order_relaxed);
 	rc = store_txn_begin(n->store, STORE_TXN_READ, &txn);
 	if (rc == 0) {
@@ -162,34 +172,25 @@ static void watch_once(struct fs_notifier *n)
 	}
 	if (rc == 0 && atomic_load_explicit(&n->found, memory_order_relaxed) == before)
 		return; /* only our own records */
-	/* Before the kernel hears of it: the requests it brings must refresh. */
+	/* The requests the invalidations bring must refresh the read cache. */
 	atomic_store(&n->poke, gen);
-	if (!n->wq)
-		return;
-	pthread_mutex_lock(&n->mu);
-	if (n->tail)
-		n->tail->next = n->wq;
-	else
-		n->head = n->wq;
-	n->tail = n->wlast;
-	pthread_mutex_unlock(&n->mu);
 }
 
-/* t += secs (secs >= 0). */
-static void timespec_add(struct timespec *t, double secs)
+/* The CLOCK_MONOTONIC instant secs from now, for pthread_cond_timedwait(). */
+static struct timespec mono_after(double secs)
 {
-	long ns = t->tv_nsec + (long)((secs - (double)(long)secs) * 1e9);
+	double t = fs_mono_now() + secs;
+	struct timespec ts = {.tv_sec = (time_t)t};
 
-	t->tv_sec += (time_t)secs + ns / 1000000000;
-	t->tv_nsec = ns % 1000000000;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	return ts;
 }
 
 static void *notifier_main(void *arg)
 {
 	struct fs_notifier *n = arg;
-	struct timespec next;
+	struct timespec next = mono_after(0);
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&n->mu);
 	for (;;) {
 		struct fs_note *note;
@@ -203,8 +204,7 @@ static void *notifier_main(void *arg)
 				continue;
 			pthread_mutex_unlock(&n->mu);
 			watch_once(n);
-			clock_gettime(CLOCK_MONOTONIC, &next);
-			timespec_add(&next, n->period);
+			next = mono_after(n->period);
 			pthread_mutex_lock(&n->mu);
 		}
 		note = n->head;
@@ -229,22 +229,6 @@ static void *notifier_main(void *arg)
 	return NULL;
 }
 
-/* Queues a note; on allocation failure a reply is sent at once, a note dropped. */
-static void note_queue(struct fs_ctx *ctx, struct fs_note *note)
-{
-	struct fs_notifier *n = ctx->notifier;
-
-	note->next = NULL;
-	pthread_mutex_lock(&n->mu);
-	if (n->tail)
-		n->tail->next = note;
-	else
-		n->head = note;
-	n->tail = note;
-	pthread_cond_signal(&n->cond);
-	pthread_mutex_unlock(&n->mu);
-}
-
 /*
  * Queue kernel invalidations. Out of memory, a note is lost and the kernel
  * keeps what it holds until FS_KERNEL_TIMEOUT or memory pressure drops it.
@@ -256,7 +240,7 @@ static void note_inode(struct fs_ctx *ctx, uint64_t ino, bool pages)
 	if (!note)
 		return;
 	ctx->stats.kernel_notes++;
-	note_queue(ctx, note);
+	queue_push(ctx->notifier, note);
 }
 
 static void note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len)
@@ -266,7 +250,17 @@ static void note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, si
 	if (!note)
 		return;
 	ctx->stats.kernel_notes++;
-	note_queue(ctx, note);
+	queue_push(ctx->notifier, note);
+}
+
+/*
+ * Has the kernel drop ino's attributes now, before the current request's
+ * reply. Attributes only: that takes no page or directory lock, so unlike
+ * the other invalidations the session thread may send it itself.
+ */
+void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino)
+{
+	fuse_lowlevel_notify_inval_inode(ctx->se, ino, -1, 0);
 }
 
 void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req)
@@ -279,7 +273,7 @@ void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req)
 	}
 	note->kind = NOTE_REPLY;
 	note->req = req;
-	note_queue(ctx, note);
+	queue_push(ctx->notifier, note);
 }
 
 int fs_view_init(struct fs_ctx *ctx)
