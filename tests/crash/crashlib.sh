@@ -112,12 +112,8 @@ unmount_any() {
 # reap_daemon WANT: waits for the foreground daemon and asserts its exit
 # status (137: killed by SIGKILL); then lazily unmounts what it left.
 reap_daemon() {
-	local rc=0 i
-	for ((i = 0; i < 400; i++)); do
-		running "$ITEMFS_PID" || break
-		sleep 0.05
-	done
-	running "$ITEMFS_PID" && fail "itemfs still running 20 s after the signal"
+	local rc=0
+	wait_exit "$ITEMFS_PID" || fail "itemfs still running 20 s after the signal"
 	wait "$ITEMFS_PID" || rc=$?
 	ITEMFS_PID=
 	unmount_any

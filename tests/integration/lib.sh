@@ -206,6 +206,17 @@ running() {
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
+# wait_exit PID [SECONDS]: waits up to SECONDS (default 20) for PID to exit;
+# returns 1 if it is still running then.
+wait_exit() {
+	local i
+	for ((i = 0; i < ${2:-20} * 20; i++)); do
+		running "$1" || return 0
+		sleep 0.05
+	done
+	! running "$1"
+}
+
 # wait_mounted PID: waits up to 20 s for $MNT to become a mountpoint while
 # PID (the daemon) lives.
 wait_mounted() {
@@ -281,18 +292,14 @@ start_itemfs_daemon() {
 # to 20 s for the daemon to exit, and asserts that it exited 0 (foreground
 # daemon) and left no sanitizer report.
 stop_itemfs() {
-	local how=${1:-fusermount3} rc=0 i out
+	local how=${1:-fusermount3} rc=0 out
 	[ -n "$ITEMFS_PID" ] || fail "stop_itemfs: itemfs is not running"
 	if [ "$how" = umount ]; then
 		out=$(umount "$MNT" 2>&1) || fail "umount $MNT: $out"
 	else
 		out=$(fusermount3 -u "$MNT" 2>&1) || fail "fusermount3 -u $MNT: $out"
 	fi
-	for ((i = 0; i < 400; i++)); do
-		running "$ITEMFS_PID" || break
-		sleep 0.05
-	done
-	running "$ITEMFS_PID" && fail "itemfs did not exit 20 s after unmount"
+	wait_exit "$ITEMFS_PID" || fail "itemfs did not exit 20 s after unmount"
 	if [ -n "$ITEMFS_FG" ]; then
 		wait "$ITEMFS_PID" || rc=$?
 	fi
@@ -326,11 +333,7 @@ cleanup() {
 		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 	fi
 	if [ -n "$ITEMFS_PID" ]; then
-		for ((i = 0; i < 100; i++)); do
-			running "$ITEMFS_PID" || break
-			sleep 0.05
-		done
-		if running "$ITEMFS_PID"; then
+		if ! wait_exit "$ITEMFS_PID" 5; then
 			echo "itemfs (pid $ITEMFS_PID) still running after unmount; killing it" >&2
 			kill -KILL "$ITEMFS_PID"
 			rc=1

@@ -127,11 +127,8 @@ doc_inline() {
 # reap_itemfs: the foreground itemfs of start_itemfs, unmounted by the doc,
 # must exit 0 with no sanitizer report.
 reap_itemfs() {
-	local rc=0 i
-	for ((i = 0; i < 400; i++)); do
-		running "$ITEMFS_PID" || break
-		sleep 0.05
-	done
+	local rc=0
+	wait_exit "$ITEMFS_PID" || true # wait(1) below reports it either way
 	wait "$ITEMFS_PID" || rc=$?
 	ITEMFS_PID=
 	assert_eq 0 "$rc" "exit status of itemfs after the doc's fusermount3 -u (log: $(cat "$LOG"))"

@@ -51,11 +51,7 @@ for sig in TERM INT; do
 	start_itemfs -o commit_interval=3600
 	printf "by-$sig" >"$MNT/t/s"
 	kill -"$sig" "$ITEMFS_PID"
-	for ((i = 0; i < 200; i++)); do
-		running "$ITEMFS_PID" || break
-		sleep 0.05
-	done
-	running "$ITEMFS_PID" && fail "itemfs still running 10 s after SIG$sig"
+	wait_exit "$ITEMFS_PID" 10 || fail "itemfs still running 10 s after SIG$sig"
 	wait "$ITEMFS_PID" || true
 	ITEMFS_PID=
 	mountpoint -q "$MNT" && fusermount3 -u "$MNT"

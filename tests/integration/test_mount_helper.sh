@@ -175,11 +175,7 @@ assert_eq "fstab" "$(cat "$T/mnt-ro/t/fstab")" "item through the read-only fstab
 expect_fail 1 "Read-only file system" touch "$T/mnt-ro/t/new"
 umount "$T/mnt-ro"
 stop_itemfs umount
-for ((i = 0; i < 400; i++)); do
-	running "$ro_pid" || break
-	sleep 0.05
-done
-running "$ro_pid" && fail "the daemon of $T/mnt-ro did not exit after umount"
+wait_exit "$ro_pid" || fail "the daemon of $T/mnt-ro did not exit after umount"
 
 step "the shipped fstab example, with its paths moved into the test's directory"
 line=$(grep -v '^#' "$EXAMPLES/fstab.example" | grep fuse.itemfs | head -n 1)

@@ -69,13 +69,9 @@ start_snapshot() {
 
 # stop_snapshot: fusermount3 -u; the daemon must exit 0 within 20 s.
 stop_snapshot() {
-	local out rc=0 i
+	local out rc=0
 	out=$(fusermount3 -u "$SNAP" 2>&1) || fail "fusermount3 -u $SNAP: $out"
-	for ((i = 0; i < 400; i++)); do
-		running "$SNAP_PID" || break
-		sleep 0.05
-	done
-	running "$SNAP_PID" && fail "snapshot daemon did not exit 20 s after unmount"
+	wait_exit "$SNAP_PID" || fail "snapshot daemon did not exit 20 s after unmount"
 	wait "$SNAP_PID" || rc=$?
 	assert_eq 0 "$rc" "exit status of the snapshot daemon after fusermount3 -u (log: $(cat "$T/snap.log"))"
 	forget_pid "$SNAP_PID"

@@ -165,10 +165,7 @@ neg_try() {
 		rc=1
 	fi
 	unmount_any
-	for ((i = 0; i < 100; i++)); do
-		running "$pid" || break
-		sleep 0.05
-	done
+	wait_exit "$pid" 5 || true
 	kill -KILL "$pid" 2>/dev/null || true
 	i=0
 	wait "$pid" 2>/dev/null || i=$?
