@@ -117,6 +117,14 @@ struct lmdb_txn {
 	struct lmdb_txn *parent;      /* nested: the txn it was begun in */
 	struct lmdb_txn *next;	      /* idle list link */
 	struct lmdb_change_tail tail; /* write txns only */
+	/*
+	 * A top-level write txn with children: while it has a stage, mtxn is
+	 * the stage (an LMDB txn nested in root, which children nest in and
+	 * every operation on this txn goes to) and root the real top-level
+	 * txn; staged counts the children begun in the stage.
+	 */
+	MDB_txn *root;
+	unsigned staged;
 };
 
 static inline struct lmdb_store *lmdb_store_of(struct store *st)

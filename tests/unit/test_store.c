@@ -1863,6 +1863,101 @@ static void test_nested_failure_then_abort(void **state)
 	free(big);
 }
 
+/*
+ * Many children of one write txn, as a group commit makes them: the LMDB
+ * backend nests them in stages that it commits into the txn as it goes
+ * (lmdb_env.c). Across several stages, the txn and each new child see
+ * every committed child and no aborted one, an aborted child leaves the
+ * txn as it was, and the commit keeps exactly the committed children; an
+ * aborted txn keeps none of its children, committed or not.
+ */
+#define MANY_CHILDREN 600
+
+/* Child i's item data, into buf; returns its length. */
+static size_t child_data(char *buf, size_t size, int i)
+{
+	return (size_t)snprintf(buf, size, "data %d", i);
+}
+
+static void many_children(struct store_txn *p, const char *prefix, uint64_t *inos)
+{
+	char name[32], data[32];
+	uint64_t ino;
+
+	for (int i = 0; i < MANY_CHILDREN; i++) {
+		struct store_txn *c = begin_nested(p);
+		int len = snprintf(name, sizeof(name), "%s%d", prefix, i);
+
+		inos[i] = make_file(c, STORE_ROOT_INO, name);
+		assert_int_equal(store_data_put(c, inos[i], data, child_data(data, sizeof(data), i)),
+				 0);
+		if (i % 7 == 3) {
+			store_txn_abort(c);
+			assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, name, len, &ino),
+					 -ENOENT);
+		} else {
+			assert_int_equal(store_txn_commit(c), 0);
+			assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, name, len, &ino), 0);
+			assert_int_equal(ino, inos[i]);
+		}
+		if (i > 0 && (i - 1) % 7 != 3) { /* the one before, committed */
+			size_t n = child_data(data, sizeof(data), i - 1);
+
+			assert_data(p, inos[i - 1], data, n);
+		}
+	}
+}
+
+static void assert_children(struct store_txn *t, const char *prefix, const uint64_t *inos,
+			    bool kept)
+{
+	char name[32], data[32];
+	uint64_t ino;
+
+	for (int i = 0; i < MANY_CHILDREN; i++) {
+		int len = snprintf(name, sizeof(name), "%s%d", prefix, i);
+		int want = kept && i % 7 != 3 ? 0 : -ENOENT;
+
+		assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, name, len, &ino), want);
+		if (want == 0) {
+			size_t n = child_data(data, sizeof(data), i);
+
+			assert_int_equal(ino, inos[i]);
+			assert_data(t, ino, data, n);
+		}
+	}
+}
+
+static void test_nested_many_children(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	uint64_t kept[MANY_CHILDREN], dropped[MANY_CHILDREN];
+	struct store_txn *p;
+	size_t n = 0;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	many_children(p, "k", kept);
+	assert_children(p, "k", kept, true);
+	assert_int_equal(store_txn_commit(p), 0);
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	many_children(p, "d", dropped);
+	assert_children(p, "d", dropped, true);
+	store_txn_abort(p);
+
+	cfg.create = false;
+	reopen(f, &cfg);
+	p = begin(f->st, STORE_TXN_READ);
+	assert_children(p, "k", kept, true);
+	assert_children(p, "d", dropped, false);
+	for (int i = 0; i < MANY_CHILDREN; i++)
+		n += i % 7 != 3;
+	assert_int_equal(store_dir_is_empty(p, STORE_ROOT_INO), 0);
+	store_txn_abort(p);
+	assert_true(n > 2 * 128); /* more children than two stages hold */
+}
+
 static void test_nested_on_read_txn(void **state)
 {
 	struct fx *f = *state;
@@ -3442,6 +3537,7 @@ int main(void)
 	    T(test_nested_commit_merges, setup_store),
 	    T(test_nested_abort_restores, setup_store),
 	    T(test_nested_failure_then_abort, setup_store),
+	    T(test_nested_many_children, setup_store),
 	    T(test_nested_on_read_txn, setup_store),
 	    T(test_changes_each_op, setup_store),
 	    T(test_changes_seq_across_commits, setup_store),
