@@ -112,6 +112,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       get(v, n, "consistency", "strong_reads"), get(v, n, "consistency", "changes"),
 	       get(v, n, "consistency", "foreign_changes"),
 	       get(v, n, "consistency", "kernel_notifications"));
+	printf("inodes: %" PRIu64 " held for the kernel (max_inodes %" PRIu64 "), %" PRIu64
+	       " forgotten to stay within it\n",
+	       get(v, n, "inodes", "known"), get(v, n, "inodes", "max"),
+	       get(v, n, "inodes", "trimmed"));
 	printf("files: %" PRIu64 " opens through the kernel's page cache, %" PRIu64 " direct\n",
 	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"));
 }

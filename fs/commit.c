@@ -187,6 +187,7 @@ int fs_session_loop(struct fs_ctx *ctx)
 				fs_view_refresh(ctx, false);
 				fuse_session_process_buf(ctx->se, &fbuf);
 				fs_view_after_request(ctx);
+				fs_view_trim_inodes(ctx);
 			}
 		}
 		fs_waiting_opens_run(ctx, false);

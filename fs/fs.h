@@ -46,9 +46,13 @@ struct fs_options {
 	size_t cache_size;      /* -o cache_size: bytes of the daemon's read cache */
 	double cache_ttl;       /* -o cache_ttl: seconds a read may lag other mounts */
 	bool consistent_reads;  /* -o consistent_reads: every open reads the latest commit */
+	size_t max_inodes;      /* -o max_inodes: inodes the kernel is let hold (0: no bound) */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
+
+/* Default of -o max_inodes: about 26 MiB of the daemon's inode table. */
+#define FS_MAX_INODES_DEFAULT 131072u
 
 /*
  * Seconds the kernel keeps names and attributes while the watcher (view.c)
@@ -86,6 +90,9 @@ struct fs_inode {
 	bool klisted;           /* directory: the kernel caches a listing of it */
 	double writer_opened;   /* CLOCK_MONOTONIC seconds of the last open for writing */
 	unsigned nwaiting;      /* opens for writing waiting for page-cache readers */
+	bool dir;               /* a directory: never trimmed (its dentry holds its subtree's) */
+	bool recent;            /* looked up since the trimming clock last passed */
+	bool trimmed;           /* the kernel was asked to forget its name (fs_itab_trim()) */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -93,6 +100,8 @@ struct fs_inode_table {
 	struct fs_inode **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
+	size_t trimming; /* entries trimmed and not yet forgotten or looked up again */
+	size_t hand;	 /* the trimming clock's bucket */
 };
 
 /* What fuse_file_info.fh points at: both handle types begin with this. */
@@ -166,6 +175,7 @@ struct fs_view_stats {
 	uint64_t foreign_changes;    /* ... of them made by other mounts or processes */
 	uint64_t full_invalidations; /* times the whole cache was dropped */
 	uint64_t kernel_notes;	     /* invalidations queued for the kernel */
+	uint64_t inode_trims;	     /* ... of them names dropped to keep to max_inodes */
 	uint64_t opens_cached;	     /* opens served through the kernel's page cache */
 	uint64_t opens_direct;	     /* opens served with direct I/O */
 };
@@ -255,6 +265,7 @@ void fs_view_after_request(struct fs_ctx *ctx);
 void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req);
 void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino);
+void fs_view_trim_inodes(struct fs_ctx *ctx);
 int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		 struct store_attr *out);
 int fs_view_lookup(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
@@ -296,9 +307,11 @@ int cmd_stats(int argc, char **argv);
 int fs_itab_init(struct fs_inode_table *t);
 void fs_itab_destroy(struct fs_inode_table *t);
 struct fs_inode *fs_inode_find(struct fs_inode_table *t, uint64_t ino);
-int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const char *name,
+int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t parent, const char *name,
 		 size_t namelen, struct fs_inode **out);
 void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
+size_t fs_itab_trim(struct fs_inode_table *t, size_t want, void (*fn)(void *arg, struct fs_inode *in),
+		    void *arg);
 void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, size_t namelen);
 int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size);
 

@@ -7,6 +7,17 @@
  * files, the writer whose uncommitted size and mtime stat must report, and
  * the name it was reached by, so that log lines can name the table and item.
  * A chained hash keyed by inode number; it doubles when the load passes 2.
+ *
+ * The table mirrors the kernel's inode cache, which keeps every inode it
+ * has looked up for as long as memory allows: a million items listed once
+ * would cost the daemon a million entries. -o max_inodes bounds it. Past
+ * the bound, fs_itab_trim() picks entries with a clock (second chance: an
+ * entry looked up since the clock last passed is skipped once), and the
+ * caller asks the kernel to drop their names; the kernel then evicts the
+ * inodes, FUSE does not keep unreferenced ones, and its FORGET frees the
+ * entries here. Directories, open files and files with waiting writers are
+ * never picked. A trimmed entry that the kernel keeps (a name it does not
+ * hold, or another hard link) is picked again when the clock comes round.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -98,8 +109,8 @@ void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, siz
  * it was reached as parent/name (name may be NULL to keep the old one).
  * The entry is returned in *out (may be NULL). Errors: -ENOMEM.
  */
-int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const char *name,
-		 size_t namelen, struct fs_inode **out)
+int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t parent,
+		 const char *name, size_t namelen, struct fs_inode **out)
 {
 	struct fs_inode *in = fs_inode_find(t, ino);
 
@@ -116,6 +127,12 @@ int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, uint64_t parent, const 
 		t->count++;
 	}
 	in->nlookup++;
+	in->dir = dir;
+	in->recent = true;
+	if (in->trimmed) { /* looked up again: the kernel kept it, or wants it back */
+		in->trimmed = false;
+		t->trimming--;
+	}
 	fs_inode_rename(in, parent, name, namelen);
 	if (out)
 		*out = in;
@@ -134,11 +151,51 @@ void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nloo
 		if (*pp == in) {
 			*pp = in->next;
 			t->count--;
+			if (in->trimmed)
+				t->trimming--;
 			free(in->name);
 			free(in);
 			return;
 		}
 	}
+}
+
+/* True when the kernel may be asked to forget in's name. */
+static bool trimmable(const struct fs_inode *in)
+{
+	return in->ino != STORE_ROOT_INO && !in->dir && in->nlookup && !in->nopen &&
+	       !in->writer && !in->nwaiting && in->name && in->parent;
+}
+
+/*
+ * Advances the trimming clock over at most want * 8 + 64 buckets, calling
+ * fn for each entry it picks, up to want; marks them trimmed. Returns how
+ * many it picked.
+ */
+size_t fs_itab_trim(struct fs_inode_table *t, size_t want, void (*fn)(void *arg, struct fs_inode *in),
+		    void *arg)
+{
+	size_t picked = 0;
+
+	for (size_t steps = want * 8 + 64; picked < want && steps; steps--) {
+		t->hand = (t->hand + 1) & (t->nbuckets - 1);
+		for (struct fs_inode *in = t->buckets[t->hand]; in && picked < want; in = in->next) {
+			if (!trimmable(in))
+				continue;
+			if (in->trimmed) { /* a round ago, and still here: ask again */
+				in->trimmed = false;
+				t->trimming--;
+			} else if (in->recent) {
+				in->recent = false;
+				continue;
+			}
+			in->trimmed = true;
+			t->trimming++;
+			fn(arg, in);
+			picked++;
+		}
+	}
+	return picked;
 }
 
 /*

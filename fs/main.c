@@ -310,11 +310,11 @@ static int cmd_mount(int argc, char **argv)
 	       ctx.opts.snapshot ? " (snapshot: read-only, as of now)" : "");
 	fs_log(LOG_DEBUG,
 	       "options: %s%scommit_interval=%g cache_size=%zu cache_ttl=%g%s "
-	       "attr_timeout=%g entry_timeout=%g",
+	       "attr_timeout=%g entry_timeout=%g max_inodes=%zu",
 	       ctx.opts.read_only ? "ro " : "", ctx.opts.allow_other ? "allow_other " : "",
 	       ctx.opts.commit_interval, ctx.opts.cache_size, ctx.opts.cache_ttl,
 	       ctx.opts.consistent_reads ? " consistent_reads" : "", ctx.opts.attr_timeout,
-	       ctx.opts.entry_timeout);
+	       ctx.opts.entry_timeout, ctx.opts.max_inodes);
 
 	rc = fs_session_loop(&ctx);
 	if (rc)

@@ -40,7 +40,7 @@ static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
 	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
 
 	/* The kernel opens only what it has looked up; be safe regardless. */
-	if (!in && fs_inode_ref(&ctx->itab, ino, 0, NULL, 0, &in) == 0)
+	if (!in && fs_inode_ref(&ctx->itab, ino, false, 0, NULL, 0, &in) == 0)
 		in->nlookup = 0;
 	return in;
 }
@@ -283,7 +283,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	if (rc)
 		goto err;
-	rc = fs_inode_ref(&ctx->itab, a.ino, parent, name, strlen(name), NULL);
+	rc = fs_inode_ref(&ctx->itab, a.ino, false, parent, name, strlen(name), NULL);
 	if (rc)
 		goto err;
 	rc = file_open(ctx, a.ino, fi->flags, fuse_req_ctx(req)->pid, &f);

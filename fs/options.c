@@ -76,6 +76,9 @@ void fs_usage(FILE *out)
 	      "                         store by S seconds at most (default 1; 0: never);\n"
 	      "                         an open always reads the item's latest version\n"
 	      "  -o consistent_reads    every request reads the latest commit\n"
+	      "  -o max_inodes=N        inodes the kernel may hold at once (default 131072,\n"
+	      "                         about 200 bytes of daemon memory each; 0: no bound):\n"
+	      "                         past it the least recently looked up are forgotten\n"
 	      "  -o log_level=LEVEL     log messages at LEVEL or more severe: error, warning,\n"
 	      "                         notice (default), info or debug\n"
 	      "  -o debug               same as -d\n"
@@ -137,6 +140,22 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 				opt + 11);
 			return -EINVAL;
 		}
+		return 0;
+	}
+	if (strncmp(opt, "max_inodes=", 11) == 0) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(opt + 11, &end, 10);
+		if (errno || end == opt + 11 || *end != '\0' || opt[11] == '-' || n > SIZE_MAX / 2) {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option max_inodes: give a count "
+				"of inodes, or 0 for no bound, e.g. max_inodes=131072\n",
+				opt + 11);
+			return -EINVAL;
+		}
+		o->max_inodes = (size_t)n;
 		return 0;
 	}
 	if (strcmp(opt, "consistent_reads") == 0) {
@@ -225,6 +244,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	out->commit_interval = 1.0;
 	out->cache_size = CACHE_BUDGET_DEFAULT;
 	out->cache_ttl = 1.0;
+	out->max_inodes = FS_MAX_INODES_DEFAULT;
 	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */
 		if (strcmp(argv[i], "-s") == 0)
 			sloppy = true;

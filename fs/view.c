@@ -707,6 +707,9 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	fprintf(f, "consistency.cache_ttl_ms %" PRIu64 "\n",
 		(uint64_t)(ctx->opts.cache_ttl * 1000 + 0.5));
 	stat_line(f, "consistency.", "consistent_reads", ctx->opts.consistent_reads);
+	stat_line(f, "inodes.", "known", ctx->itab.count);
+	stat_line(f, "inodes.", "max", ctx->opts.max_inodes);
+	stat_line(f, "inodes.", "trimmed", ctx->stats.inode_trims);
 	stat_line(f, "files.", "open_cached", ctx->stats.opens_cached);
 	stat_line(f, "files.", "open_direct", ctx->stats.opens_direct);
 	if (fclose(f) != 0)
@@ -717,4 +720,26 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino)
 {
 	note_inode(ctx, ino, true);
+}
+
+/* Inodes trimmed per request at most: the notes are sent one at a time. */
+#define FS_TRIM_MAX 256
+
+static void trim_note(void *arg, struct fs_inode *in)
+{
+	struct fs_ctx *ctx = arg;
+
+	ctx->stats.inode_trims++;
+	note_entry(ctx, in->parent, in->name, strlen(in->name));
+}
+
+void fs_view_trim_inodes(struct fs_ctx *ctx)
+{
+	size_t max = ctx->opts.max_inodes, held = ctx->itab.count - ctx->itab.trimming, want;
+
+	if (!max || held <= max || !ctx->notifier)
+		return;
+	/* A little below the bound, so that the notes go out in runs. */
+	want = held - max + max / 64;
+	fs_itab_trim(&ctx->itab, want < FS_TRIM_MAX ? want : FS_TRIM_MAX, trim_note, ctx);
 }

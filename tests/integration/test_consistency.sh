@@ -9,7 +9,9 @@
 #    fsyncdir on B;
 #  - consistent_reads: every stat and open is strong;
 #  - the counters: itemfs stats (human, --json) and the hidden
-#    .itemfs/stats, which readdir never lists; the cache stays in cache_size.
+#    .itemfs/stats, which readdir never lists; the cache stays in cache_size;
+#  - the daemon holds at most max_inodes inodes: the kernel forgets the
+#    least recently looked up, and looks them up again, losing nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MNT2=$T/mnt2
@@ -214,4 +216,33 @@ assert_eq 1048576 "$budget" "cache.budget with cache_size=1M"
 [ "$bytes" -le "$budget" ] || fail "cache.bytes $bytes exceeds the budget $budget"
 assert_gt "$evictions" 0 "page evictions after reading 2.4 MB through a 1 MiB cache"
 cmp -s "$T/r8k" "$MNT/t/big1" || fail "content of an item after eviction"
+stop_itemfs
+
+step "at most max_inodes inodes in the daemon; the kernel forgets the rest, nothing is lost"
+start_itemfs -o max_inodes=200
+mkdir "$MNT/many" "$MNT/many/sub"
+for i in $(seq 1 1500); do printf 'item %d\n' "$i" >"$MNT/many/i$i"; done
+echo "in a subdirectory" >"$MNT/many/sub/deep"
+exec 7<"$MNT/many/i1" # open: never forgotten while open
+before=$(ls -lR --time-style=full-iso "$MNT/many")
+for i in $(seq 1 1500); do
+	got=$(cat "$MNT/many/i$i")
+	[ "$got" = "item $i" ] || fail "many/i$i reads '$got' after the kernel forgot it"
+done
+assert_eq "in a subdirectory" "$(cat "$MNT/many/sub/deep")" "many/sub/deep"
+assert_eq "$before" "$(ls -lR --time-style=full-iso "$MNT/many")" \
+	"ls -lR after the kernel forgot inodes and looked them up again"
+read -r got <&7
+assert_eq "item 1" "$got" "many/i1 read through a descriptor held open throughout"
+exec 7<&-
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/.itemfs/stats"; }
+assert_eq 200 "$(stat_of inodes.max)" "inodes.max with max_inodes=200"
+assert_gt "$(stat_of inodes.trimmed)" 1300 "inodes trimmed while 1,500 items were created, listed and read"
+# The kernel's FORGETs come asynchronously: give them a moment.
+for ((i = 0; i < 50; i++)); do
+	known=$(stat_of inodes.known)
+	[ "$known" -le 200 ] && break
+	sleep 0.1
+done
+[ "$known" -le 200 ] || fail "the daemon holds $known inodes with max_inodes=200"
 stop_itemfs

@@ -123,6 +123,8 @@ mount_fails 1 -t fuse.itemfs "$STORE" "$MNT" -o ro,frobnicate -- \
 mount_fails 1 -t itemfs "$STORE" "$MNT" -o log_level=loud -- \
 	"bad value 'loud' for mount option log_level" "error, warning, notice, info, debug"
 mount_fails 1 -t fuse.itemfs "$STORE" "$MNT" -o cache_size=12 -- "cache_size"
+mount_fails 1 -t fuse.itemfs "$STORE" "$MNT" -o max_inodes=-5 -- \
+	"bad value '-5' for mount option max_inodes" "max_inodes=131072"
 
 step "mount failures: exit 32, the problem named"
 mkdir "$T/full"
