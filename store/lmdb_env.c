@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -33,6 +36,7 @@
 #define LMDB_REMAP_WAIT_S 1
 #define LMDB_RESIZED_RETRIES 3 /* begins retried after MDB_MAP_RESIZED */
 #define LMDB_STAGE_CHILDREN 128 /* children per stage of a top-level write txn */
+#define LMDB_RESIDENT_MAX (16 * MIB) /* default of store_config.map_resident_max */
 
 int lmdb_errno(const struct lmdb_store *st, int rc, const char *what, uint64_t ino)
 {
@@ -308,6 +312,8 @@ out:
 static int env_open(struct lmdb_store *st, const struct store_config *cfg, size_t map_size)
 {
 	unsigned flags = MDB_NOTLS | (st->read_only ? MDB_RDONLY : 0);
+	char data[PATH_MAX];
+	struct stat sb;
 	MDB_stat ms;
 	int rc;
 
@@ -326,6 +332,13 @@ static int env_open(struct lmdb_store *st, const struct store_config *cfg, size_
 		return env_open_errno(cfg, rc, "lock.mdb");
 	mdb_env_stat(st->env, &ms);
 	st->psize = ms.ms_psize;
+	snprintf(data, sizeof(data), "%s/data.mdb", cfg->path);
+	if (stat(data, &sb) == 0) {
+		st->data_dev = sb.st_dev;
+		st->data_ino = sb.st_ino;
+	} else {
+		st->shared_base = -1; /* cannot find the map: leave it */
+	}
 	return 0;
 }
 
@@ -485,6 +498,29 @@ static uint64_t new_origin(void)
 	return v ? v : 1;
 }
 
+/*
+ * Resident pages of this process that map files (the third field of
+ * /proc/self/statm), or -1 if it cannot tell.
+ */
+static long shared_pages(void)
+{
+	char buf[128];
+	long size, resident, shared = -1;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %ld %ld", &size, &resident, &shared) != 3)
+		return -1;
+	return shared;
+}
+
 int store_lmdb_open(const struct store_config *cfg, struct store **out)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -519,6 +555,8 @@ int store_lmdb_open(const struct store_config *cfg, struct store **out)
 	st->log = cfg->log;
 	st->read_only = cfg->read_only;
 	st->room_min = cfg->map_room_min ? cfg->map_room_min : LMDB_ROOM_MIN;
+	st->resident_max = cfg->map_resident_max ? cfg->map_resident_max : LMDB_RESIDENT_MAX;
+	st->shared_base = shared_pages();
 	st->origin = new_origin();
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -792,6 +830,56 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	return 0;
 }
 
+/*
+ * With mu held (so that no remap moves the map). Every page of the map
+ * this process reads stays mapped in it, and counts in its RSS, and so in
+ * its OOM score, though it is the page cache's, shared with every process
+ * and reclaimable: a daemon that read a 2 GB store once would show 2 GB.
+ * So at most once a second, when more than resident_max bytes of mapped
+ * files beyond what was resident at open (the libraries) are resident, the
+ * whole map is unmapped from this process with MADV_DONTNEED. The page
+ * cache keeps the pages; the next read of one maps it again (a minor
+ * fault). Readers in other threads lose nothing: the mapping stays, and
+ * a page is the same file page before and after.
+ */
+static void resident_trim_locked(struct lmdb_store *st)
+{
+	struct timespec now;
+	char line[512];
+	FILE *maps;
+	double t;
+	long shared;
+
+	if (st->resident_max == SIZE_MAX || st->shared_base < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t = (double)now.tv_sec + now.tv_nsec / 1e9;
+	if (t - st->resident_checked < 1.0)
+		return;
+	st->resident_checked = t;
+	shared = shared_pages() - st->shared_base;
+	if (shared <= 0 || (size_t)shared * (size_t)sysconf(_SC_PAGESIZE) <= st->resident_max)
+		return;
+	/* LMDB does not tell where its map is (me_mapaddr is for MDB_FIXEDMAP). */
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end, off, ino;
+		unsigned maj, min;
+
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min, &ino) ==
+			6 &&
+		    ino == st->data_ino && makedev(maj, min) == st->data_dev &&
+		    madvise((void *)start, end - start, MADV_DONTNEED) != 0)
+			lmdb_log(st, LOG_DEBUG, "madvise of the map: %s", strerror(errno));
+		if (!strchr(line, '\n')) /* a longer line: skip its rest */
+			while (fgets(line, sizeof(line), maps) && !strchr(line, '\n'))
+				;
+	}
+	fclose(maps);
+}
+
 /* Ends t, whose LMDB txn is still active for a read txn, gone for a write txn. */
 static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
 {
@@ -806,6 +894,7 @@ static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
 		st->nidle++;
 		t = NULL;
 	}
+	resident_trim_locked(st);
 	live_drop_locked(st);
 	pthread_mutex_unlock(&st->mu);
 	txn_discard(t);

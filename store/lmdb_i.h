@@ -72,6 +72,11 @@ struct lmdb_store {
 	bool read_only;
 	size_t psize; /* LMDB page size, bytes */
 	size_t room_min; /* bytes; see struct store_config.map_room_min */
+	size_t resident_max; /* bytes; see struct store_config.map_resident_max */
+	long shared_base;    /* (mu) pages of mapped files resident at open: the libraries */
+	dev_t data_dev;	     /* data.mdb's device and inode: its mapping in /proc/self/maps */
+	ino_t data_ino;
+	double resident_checked; /* (mu) CLOCK_MONOTONIC seconds of the last look */
 	void (*log)(int priority, const char *msg);
 
 	/*

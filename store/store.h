@@ -70,6 +70,11 @@ struct store_config {
 	 * quarter of the map (default 256 MiB: address space, not disk, sized
 	 * for a whole group commit) */
 	size_t map_room_min;
+	/* bytes of the map's pages left mapped in this process before they
+	 * are unmapped, at most once a second (default 16 MiB; SIZE_MAX:
+	 * never). They are the page cache's either way; this keeps them out
+	 * of the process's RSS and OOM score. */
+	size_t map_resident_max;
 	/* Called with each log line the store emits (errors it cannot return
 	 * with enough context). NULL logs to stderr. */
 	void (*log)(int priority, const char *msg);

@@ -1567,6 +1567,52 @@ static void test_map_full_in_txn(void **state)
 	free(buf);
 }
 
+/* This process's RssFile (resident pages of mapped files), in bytes. */
+static size_t rss_file(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kib = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %zu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib * 1024;
+}
+
+/*
+ * Pages of the map that reads touched are unmapped from the process once
+ * more than map_resident_max of them are resident, at the end of a txn at
+ * most once a second; the data stay readable.
+ */
+static void test_map_pages_unmapped(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char *buf = pattern(400000 + 40, 0);
+	struct store_txn *t;
+	size_t before, read;
+	uint64_t first;
+
+	cfg.map_resident_max = 1 * MIB;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	first = write_items(f->st, 40); /* 16 MB */
+	before = rss_file();
+	t = begin(f->st, STORE_TXN_READ);
+	for (int j = 0; j < 40; j++)
+		assert_data(t, first + (uint64_t)j, buf + j, 400000);
+	read = rss_file(); /* no txn has ended since the reads: nothing unmapped yet */
+	store_txn_abort(t);
+	assert_true(read >= before + 12 * MIB);
+	usleep(1100 * 1000); /* past the once-a-second check */
+	store_txn_abort(begin(f->st, STORE_TXN_READ));
+	assert_true(rss_file() <= before + 2 * MIB);
+	check_items(f->st, first, 40); /* mapped again, whole */
+	free(buf);
+}
+
 static void test_growth_waits_for_readers(void **state)
 {
 	struct fx *f = *state;
@@ -3531,6 +3577,7 @@ int main(void)
 	    T(test_statfs, setup_store),
 	    T(test_map_growth, setup_dir),
 	    T(test_map_full_in_txn, setup_dir),
+	    T(test_map_pages_unmapped, setup_dir),
 	    T(test_growth_waits_for_readers, setup_dir),
 	    T(test_growth_with_concurrent_readers, setup_dir),
 	    T(test_map_resized_by_other_process, setup_dir),
