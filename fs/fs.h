@@ -88,7 +88,8 @@ struct fs_inode {
 	uint64_t list_gen;      /* directory: bumped whenever its entries change */
 	uint64_t klist_gen;     /* directory: list_gen of the listing the kernel caches */
 	bool klisted;           /* directory: the kernel caches a listing of it */
-	double writer_opened;   /* CLOCK_MONOTONIC seconds of the last open for writing */
+	double writer_waited;   /* CLOCK_MONOTONIC seconds an open for writing last had to
+				 * wait for page-cache readers (0: never) */
 	unsigned nwaiting;      /* opens for writing waiting for page-cache readers */
 	bool dir;               /* a directory: never trimmed (its dentry holds its subtree's) */
 	bool recent;            /* looked up since the trimming clock last passed */

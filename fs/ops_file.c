@@ -18,10 +18,13 @@
  * fifty under concurrent rewrites (tests/integration/test_atomic.sh). So
  * an open for writing waits, up to FS_WRITER_WAIT seconds, for the item's
  * page-cache readers to close (new readers meanwhile use direct I/O), and
- * for FS_WRITE_QUIET seconds after an open for writing every reader of the
- * item uses direct I/O, so that items being rewritten never make writers
- * wait. Only a page-cache reader that is still open after FS_WRITER_WAIT,
- * and reads while the writer writes, is at risk (docs/consistency.md).
+ * for FS_WRITE_QUIET seconds after an open for writing had to wait, every
+ * reader of the item uses direct I/O, so that an item rewritten while it is
+ * read makes one writer wait, not each. An item rewritten when no reader
+ * has it open (the common case: a read, later a write, later a read) keeps
+ * the page cache between versions. Only a page-cache reader that is still
+ * open after FS_WRITER_WAIT, and reads while the writer writes, is at risk
+ * (docs/consistency.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +35,7 @@
 
 /* Seconds an open for writing waits for the item's page-cache readers. */
 #define FS_WRITER_WAIT 2.0
-/* Seconds after an open for writing during which the item's readers use direct I/O. */
+/* Seconds after an open for writing waited during which the item's readers use direct I/O. */
 #define FS_WRITE_QUIET 5.0
 
 static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
@@ -90,7 +93,6 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	if (f->writable) {
 		in->nwriters++;
 		in->kattr_stale = true;
-		in->writer_opened = fs_mono_now();
 	}
 	in->nopen++;
 	f->next = ctx->files;
@@ -142,7 +144,7 @@ static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct
 
 	fi->fh = (uintptr_t)f;
 	if (f->writable || (f->flags & (O_DIRECT | O_SYNC | O_DSYNC)) || in->nwriters ||
-	    in->nwaiting || fs_mono_now() - in->writer_opened < FS_WRITE_QUIET ||
+	    in->nwaiting || fs_mono_now() - in->writer_waited < FS_WRITE_QUIET ||
 	    (in->ncached && !same)) {
 		fi->direct_io = 1;
 		fi->keep_cache = 1; /* leave the pages of page-cache readers alone */
@@ -209,7 +211,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	w->req = req;
 	w->fi = *fi;
 	w->inode = in;
-	w->deadline = fs_mono_now() + FS_WRITER_WAIT;
+	in->writer_waited = fs_mono_now();
+	w->deadline = in->writer_waited + FS_WRITER_WAIT;
 	in->nopen++; /* keeps the inode while it waits */
 	in->nwaiting++;
 	for (tail = &ctx->waiting; *tail; tail = &(*tail)->next)

@@ -2,7 +2,8 @@
 # Items change atomically (PutItem semantics): while one process has an
 # item open for writing, every other opener sees the previous version,
 # whole; the new version appears at close (or fsync), whole. Concurrent
-# readers never see a mix of two versions.
+# readers never see a mix of two versions. Readers use the page cache
+# unless a writer of the item had to wait for page-cache readers lately.
 #
 # The writers are `itest_helper hold` processes, not `exec 3>file` in this
 # shell: every command substitution forks a child that inherits fd 3 and
@@ -130,6 +131,28 @@ reads=$READS
 wait "$writer" || fail "the writer loop failed"
 echo "$reads consistent reads during 300 rewrites"
 assert_cmp "$T/A" "$D/v"
+
+step "an item rewritten while no one reads it keeps the page cache; after a writer waited, direct I/O"
+st() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/.itemfs/stats"; }
+printf 'one' >"$D/pc"
+printf 'two' >"$D/pc" # rewritten, no reader open: no writer waits
+c0=$(st files.open_cached) d0=$(st files.open_direct)
+for i in 1 2 3; do assert_eq two "$(cat "$D/pc")" "read $i of the rewritten item"; done
+assert_eq $((c0 + 3)) "$(st files.open_cached)" "page-cache opens of an item rewritten with no reader open"
+assert_eq "$d0" "$(st files.open_direct)" "direct opens of an item rewritten with no reader open"
+exec 5<"$D/pc" # a page-cache reader, open while the next writer opens
+(
+	exec 5<&-
+	printf 'three' >"$D/pc"
+) &
+writer=$!
+BG_PIDS+=($!)
+sleep 0.5
+exec 5<&- # the writer, waiting for it, goes on
+wait "$writer" || fail "the writer that waited for a reader failed"
+d1=$(st files.open_direct)
+assert_eq three "$(cat "$D/pc")" "the item after the writer that waited"
+assert_eq $((d1 + 1)) "$(st files.open_direct)" "a reader right after a writer waited uses direct I/O"
 
 stop_itemfs
 echo "PASS"
