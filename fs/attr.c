@@ -126,7 +126,8 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 	e.attr_timeout = ctx->opts.attr_timeout;
 	e.entry_timeout = ctx->opts.entry_timeout;
 	fs_attr_to_stat(a, &e.attr);
-	if (fs_inode_ref(&ctx->itab, a->ino, S_ISDIR(a->mode), parent, name, name ? strlen(name) : 0, NULL)) {
+	if (fs_inode_ref(&ctx->itab, a->ino, S_ISDIR(a->mode), parent, name,
+			 name ? strlen(name) : 0, NULL)) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}

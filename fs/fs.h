@@ -308,11 +308,11 @@ int cmd_stats(int argc, char **argv);
 int fs_itab_init(struct fs_inode_table *t);
 void fs_itab_destroy(struct fs_inode_table *t);
 struct fs_inode *fs_inode_find(struct fs_inode_table *t, uint64_t ino);
-int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t parent, const char *name,
-		 size_t namelen, struct fs_inode **out);
+int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t parent,
+		 const char *name, size_t namelen, struct fs_inode **out);
 void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
-size_t fs_itab_trim(struct fs_inode_table *t, size_t want, void (*fn)(void *arg, struct fs_inode *in),
-		    void *arg);
+size_t fs_itab_trim(struct fs_inode_table *t, size_t want,
+		    void (*fn)(void *arg, struct fs_inode *in), void *arg);
 void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, size_t namelen);
 int fs_inode_path(struct fs_inode_table *t, uint64_t ino, char *buf, size_t size);
 

@@ -163,8 +163,8 @@ void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nloo
 /* True when the kernel may be asked to forget in's name. */
 static bool trimmable(const struct fs_inode *in)
 {
-	return in->ino != STORE_ROOT_INO && !in->dir && in->nlookup && !in->nopen &&
-	       !in->writer && !in->nwaiting && in->name && in->parent;
+	return in->ino != STORE_ROOT_INO && !in->dir && in->nlookup && !in->nopen && !in->writer &&
+	       !in->nwaiting && in->name && in->parent;
 }
 
 /*
@@ -172,14 +172,15 @@ static bool trimmable(const struct fs_inode *in)
  * fn for each entry it picks, up to want; marks them trimmed. Returns how
  * many it picked.
  */
-size_t fs_itab_trim(struct fs_inode_table *t, size_t want, void (*fn)(void *arg, struct fs_inode *in),
-		    void *arg)
+size_t fs_itab_trim(struct fs_inode_table *t, size_t want,
+		    void (*fn)(void *arg, struct fs_inode *in), void *arg)
 {
 	size_t picked = 0;
 
 	for (size_t steps = want * 8 + 64; picked < want && steps; steps--) {
 		t->hand = (t->hand + 1) & (t->nbuckets - 1);
-		for (struct fs_inode *in = t->buckets[t->hand]; in && picked < want; in = in->next) {
+		for (struct fs_inode *in = t->buckets[t->hand]; in && picked < want;
+		     in = in->next) {
 			if (!trimmable(in))
 				continue;
 			if (in->trimmed) { /* a round ago, and still here: ask again */

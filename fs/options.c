@@ -148,7 +148,8 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 
 		errno = 0;
 		n = strtoull(opt + 11, &end, 10);
-		if (errno || end == opt + 11 || *end != '\0' || opt[11] == '-' || n > SIZE_MAX / 2) {
+		if (errno || end == opt + 11 || *end != '\0' || opt[11] == '-' ||
+		    n > SIZE_MAX / 2) {
 			fprintf(stderr,
 				"itemfs: bad value '%s' for mount option max_inodes: give a count "
 				"of inodes, or 0 for no bound, e.g. max_inodes=131072\n",

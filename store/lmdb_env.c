@@ -35,7 +35,7 @@
  */
 #define LMDB_REMAP_WAIT_S 1
 #define LMDB_RESIZED_RETRIES 3 /* begins retried after MDB_MAP_RESIZED */
-#define LMDB_STAGE_CHILDREN 128 /* children per stage of a top-level write txn */
+#define LMDB_STAGE_CHILDREN 128	     /* children per stage of a top-level write txn */
 #define LMDB_RESIDENT_MAX (16 * MIB) /* default of store_config.map_resident_max */
 
 int lmdb_errno(const struct lmdb_store *st, int rc, const char *what, uint64_t ino)
@@ -773,7 +773,8 @@ static int stage_end(struct lmdb_txn *t)
 	t->mtxn = t->root;
 	t->root = NULL;
 	if (rc && !t->err)
-		t->err = lmdb_errno(lmdb_txn_store(t), rc, "committing a stage of a transaction", 0);
+		t->err =
+		    lmdb_errno(lmdb_txn_store(t), rc, "committing a stage of a transaction", 0);
 	return t->err;
 }
 
@@ -868,8 +869,8 @@ static void resident_trim_locked(struct lmdb_store *st)
 		unsigned long start, end, off, ino;
 		unsigned maj, min;
 
-		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min, &ino) ==
-			6 &&
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min,
+			   &ino) == 6 &&
 		    ino == st->data_ino && makedev(maj, min) == st->data_dev &&
 		    madvise((void *)start, end - start, MADV_DONTNEED) != 0)
 			lmdb_log(st, LOG_DEBUG, "madvise of the map: %s", strerror(errno));

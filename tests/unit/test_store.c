@@ -1935,8 +1935,8 @@ static void many_children(struct store_txn *p, const char *prefix, uint64_t *ino
 		int len = snprintf(name, sizeof(name), "%s%d", prefix, i);
 
 		inos[i] = make_file(c, STORE_ROOT_INO, name);
-		assert_int_equal(store_data_put(c, inos[i], data, child_data(data, sizeof(data), i)),
-				 0);
+		assert_int_equal(
+		    store_data_put(c, inos[i], data, child_data(data, sizeof(data), i)), 0);
 		if (i % 7 == 3) {
 			store_txn_abort(c);
 			assert_int_equal(store_dirent_get(p, STORE_ROOT_INO, name, len, &ino),
