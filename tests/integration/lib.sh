@@ -68,6 +68,11 @@ assert_ne() {
 	fi
 }
 
+# counter KEY: the value of KEY in the mount's .itemfs/stats (cache.bytes, files.open_direct, ...)
+counter() {
+	awk -v k="$1" '$1 == k { print $2 }' "$MNT/.itemfs/stats"
+}
+
 # assert_gt A B [WHAT]: integer A > B
 assert_gt() {
 	if ! [ "$1" -gt "$2" ]; then

@@ -133,13 +133,12 @@ echo "$reads consistent reads during 300 rewrites"
 assert_cmp "$T/A" "$D/v"
 
 step "an item rewritten while no one reads it keeps the page cache; after a writer waited, direct I/O"
-st() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/.itemfs/stats"; }
 printf 'one' >"$D/pc"
 printf 'two' >"$D/pc" # rewritten, no reader open: no writer waits
-c0=$(st files.open_cached) d0=$(st files.open_direct)
+c0=$(counter files.open_cached) d0=$(counter files.open_direct)
 for i in 1 2 3; do assert_eq two "$(cat "$D/pc")" "read $i of the rewritten item"; done
-assert_eq $((c0 + 3)) "$(st files.open_cached)" "page-cache opens of an item rewritten with no reader open"
-assert_eq "$d0" "$(st files.open_direct)" "direct opens of an item rewritten with no reader open"
+assert_eq $((c0 + 3)) "$(counter files.open_cached)" "page-cache opens of an item rewritten with no reader open"
+assert_eq "$d0" "$(counter files.open_direct)" "direct opens of an item rewritten with no reader open"
 exec 5<"$D/pc" # a page-cache reader, open while the next writer opens
 (
 	exec 5<&-
@@ -150,9 +149,9 @@ BG_PIDS+=($!)
 sleep 0.5
 exec 5<&- # the writer, waiting for it, goes on
 wait "$writer" || fail "the writer that waited for a reader failed"
-d1=$(st files.open_direct)
+d1=$(counter files.open_direct)
 assert_eq three "$(cat "$D/pc")" "the item after the writer that waited"
-assert_eq $((d1 + 1)) "$(st files.open_direct)" "a reader right after a writer waited uses direct I/O"
+assert_eq $((d1 + 1)) "$(counter files.open_direct)" "a reader right after a writer waited uses direct I/O"
 
 stop_itemfs
 echo "PASS"

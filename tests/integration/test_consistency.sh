@@ -209,9 +209,9 @@ for i in $(seq 1 300); do cp "$T/r8k" "$MNT/t/big$i"; done
 for pass in 1 2; do
 	for i in $(seq 1 300); do cat "$MNT/t/big$i" >/dev/null; done
 done
-bytes=$(awk '$1 == "cache.bytes" { print $2 }' "$MNT/.itemfs/stats")
-budget=$(awk '$1 == "cache.budget" { print $2 }' "$MNT/.itemfs/stats")
-evictions=$(awk '$1 == "page.evictions" { print $2 }' "$MNT/.itemfs/stats")
+bytes=$(counter cache.bytes)
+budget=$(counter cache.budget)
+evictions=$(counter page.evictions)
 assert_eq 1048576 "$budget" "cache.budget with cache_size=1M"
 [ "$bytes" -le "$budget" ] || fail "cache.bytes $bytes exceeds the budget $budget"
 assert_gt "$evictions" 0 "page evictions after reading 2.4 MB through a 1 MiB cache"
@@ -235,12 +235,11 @@ assert_eq "$before" "$(ls -lR --time-style=full-iso "$MNT/many")" \
 read -r got <&7
 assert_eq "item 1" "$got" "many/i1 read through a descriptor held open throughout"
 exec 7<&-
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/.itemfs/stats"; }
-assert_eq 200 "$(stat_of inodes.max)" "inodes.max with max_inodes=200"
-assert_gt "$(stat_of inodes.trimmed)" 1300 "inodes trimmed while 1,500 items were created, listed and read"
+assert_eq 200 "$(counter inodes.max)" "inodes.max with max_inodes=200"
+assert_gt "$(counter inodes.trimmed)" 1300 "inodes trimmed while 1,500 items were created, listed and read"
 # The kernel's FORGETs come asynchronously: give them a moment.
 for ((i = 0; i < 50; i++)); do
-	known=$(stat_of inodes.known)
+	known=$(counter inodes.known)
 	[ "$known" -le 200 ] && break
 	sleep 0.1
 done
