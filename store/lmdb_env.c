@@ -765,7 +765,7 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
  */
 static int stage_end(struct lmdb_txn *t)
 {
-	int rc = 0;
+	int rc;
 
 	if (!t->root)
 		return 0;
