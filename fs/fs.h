@@ -345,7 +345,7 @@ void fs_handles_close_all(struct fs_ctx *ctx);
 
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);
-int fs_waiting_opens_timeout_ms(const struct fs_ctx *ctx);
+double fs_waiting_opens_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: none */
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

@@ -245,17 +245,14 @@ void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
 	}
 }
 
-int fs_waiting_opens_timeout_ms(const struct fs_ctx *ctx)
+double fs_waiting_opens_due(const struct fs_ctx *ctx)
 {
-	double first = -1, now;
+	double first = -1;
 
 	for (const struct fs_waiting_open *w = ctx->waiting; w; w = w->next)
 		if (first < 0 || w->deadline < first)
 			first = w->deadline;
-	if (first < 0)
-		return -1;
-	now = fs_mono_now();
-	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
+	return first;
 }
 
 /* create(2): a new item, or, without O_EXCL, the one that appeared meanwhile. */
