@@ -235,10 +235,13 @@ static void wake_before_read(struct session_wake *w, double due, double now)
 		wake_set(w, due);
 }
 
+/*
+ * The handler stays: a signal still on its way must not find the default
+ * action (for SIGRTMIN, the end of the process) while the session ends.
+ */
 static void wake_destroy(struct session_wake *w)
 {
 	timer_delete(w->timer);
-	signal(FS_WAKE_SIGNAL, SIG_DFL);
 }
 
 /*
