@@ -53,14 +53,6 @@
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
-static double elapsed_s(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
-}
-
 static bool disk_is_low(const struct fs_ctx *ctx)
 {
 	struct statvfs v;
@@ -103,7 +95,7 @@ int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out)
 		rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, &ctx->batch);
 		if (rc)
 			return rc;
-		clock_gettime(CLOCK_MONOTONIC, &ctx->batch_start);
+		ctx->batch_start = fs_mono_now();
 		ctx->batch_ops = 0;
 		ctx->batch_bytes = 0;
 	}
@@ -139,11 +131,17 @@ int fs_batch_commit(struct fs_ctx *ctx)
 	return rc;
 }
 
+/* When the open batch is due (fs_mono_now() seconds); -1 without one. */
+static double batch_due(const struct fs_ctx *ctx)
+{
+	return ctx->batch ? ctx->batch_start + ctx->opts.commit_interval : -1;
+}
+
 void fs_batch_tick(struct fs_ctx *ctx)
 {
 	if (ctx->batch &&
 	    (ctx->batch_ops >= FS_BATCH_MAX_OPS || ctx->batch_bytes >= FS_BATCH_MAX_BYTES ||
-	     elapsed_s(&ctx->batch_start) >= ctx->opts.commit_interval))
+	     fs_mono_now() >= batch_due(ctx)))
 		fs_batch_commit(ctx);
 }
 
@@ -152,15 +150,6 @@ int fs_sync(struct fs_ctx *ctx)
 	if (ctx->batch)
 		return fs_batch_commit(ctx); /* a synced commit: durable on return */
 	return store_sync(ctx->store);
-}
-
-/* When the open batch is due (fs_mono_now() seconds); -1 without one. */
-static double batch_due(const struct fs_ctx *ctx)
-{
-	if (!ctx->batch)
-		return -1;
-	return (double)ctx->batch_start.tv_sec + ctx->batch_start.tv_nsec / 1e9 +
-	       ctx->opts.commit_interval;
 }
 
 /*

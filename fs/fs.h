@@ -206,7 +206,7 @@ struct fs_ctx {
 
 	/* Group commit (commit.c). */
 	struct store_txn *batch;      /* the open batch transaction, or NULL */
-	struct timespec batch_start;  /* CLOCK_MONOTONIC time the batch began */
+	double batch_start;           /* fs_mono_now() when the batch began */
 	unsigned batch_ops;           /* requests in the batch */
 	size_t batch_bytes;           /* item data bytes written in the batch */
 
