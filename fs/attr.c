@@ -164,3 +164,50 @@ int fs_check_name(const char *name, size_t *len)
 	*len = n;
 	return 0;
 }
+
+/* True when the caller of req is in group gid (its primary or a supplementary group). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, (int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n && i < (int)(sizeof(groups) / sizeof(groups[0])); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * The set-user-ID and set-group-ID bits that a change of a regular file
+ * clears, as Linux clears them on a local file system
+ * (setattr_should_drop_suidgid(), chown_common()). itemfs keeps libfuse's
+ * default FUSE_CAP_HANDLE_KILLPRIV, with which the kernel leaves this to
+ * the daemon (and writes with direct I/O never get there in the kernel).
+ *
+ * FS_PRIV_WRITE (write, truncate): S_ISUID; S_ISGID with group execute,
+ * or without it when the caller is not in the file's group; nothing for a
+ * caller with CAP_FSETID, which the daemon cannot see and takes to be uid 0.
+ * FS_PRIV_CHOWN (a change of owner or group, by anyone, root included):
+ * S_ISUID; S_ISGID with group execute, or without it when the caller is
+ * neither root nor in the file's group.
+ * Returns the bits to clear (0 for anything but a regular file).
+ */
+mode_t fs_privs_dropped(fuse_req_t req, const struct store_attr *a, enum fs_priv_change why)
+{
+	bool root = fuse_req_ctx(req)->uid == 0;
+	mode_t drop = 0;
+
+	if (!S_ISREG(a->mode) || !(a->mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if (why == FS_PRIV_WRITE && root)
+		return 0;
+	if (a->mode & S_ISUID)
+		drop |= S_ISUID;
+	if ((a->mode & S_ISGID) &&
+	    ((a->mode & S_IXGRP) || (!root && !caller_in_group(req, (gid_t)a->gid))))
+		drop |= S_ISGID;
+	return drop;
+}

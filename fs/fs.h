@@ -329,6 +329,8 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 int fs_check_name(const char *name, size_t *len);
 void fs_attr_sent(struct fs_ctx *ctx, const struct store_attr *a);
 int fs_check_entry(uint64_t parent, const char *name, size_t *len);
+enum fs_priv_change { FS_PRIV_WRITE, FS_PRIV_CHOWN };
+mode_t fs_privs_dropped(fuse_req_t req, const struct store_attr *a, enum fs_priv_change why);
 
 /* fs/file.c: the write model */
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f);

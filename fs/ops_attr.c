@@ -202,6 +202,10 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		a.mode = (a.mode & S_IFMT) | (in->st_mode & 07777);
+	else if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		a.mode &= ~fs_privs_dropped(req, &a, FS_PRIV_CHOWN); /* before the new group */
+	else if (to_set & FUSE_SET_ATTR_SIZE)
+		a.mode &= ~fs_privs_dropped(req, &a, FS_PRIV_WRITE);
 	if (to_set & FUSE_SET_ATTR_UID)
 		a.uid = in->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)

@@ -372,9 +372,55 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
  * Applies a write to f's pending version. Past the item limit the handle
  * rolls back to the committed version and -EFBIG is returned.
  */
-static int do_write(struct fs_ctx *ctx, struct fs_file *f, const char *buf, size_t size,
-		    off_t off)
+/*
+ * A write by a caller without CAP_FSETID clears the item's set-user-ID and
+ * set-group-ID bits (fs_privs_dropped()), at once and in a change of its
+ * own, as on a local file system: stat shows it before the new version is
+ * committed. Root's writes (the common case) cost nothing here.
+ */
+static int drop_privs_on_write(fuse_req_t req, struct fs_file *f)
 {
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	mode_t drop;
+	int rc;
+
+	if (fuse_req_ctx(req)->uid == 0)
+		return 0;
+	rc = fs_txn_read(ctx, &txn);
+	if (rc)
+		return rc;
+	rc = fs_view_attr(ctx, txn, f->inode->ino, &a);
+	fs_txn_read_end(ctx, txn);
+	if (rc == -ENOENT)
+		return 0; /* unlinked: its mode no longer matters */
+	if (rc || !(drop = fs_privs_dropped(req, &a, FS_PRIV_WRITE)))
+		return rc;
+	rc = fs_txn_write(ctx, &txn);
+	if (rc)
+		return rc;
+	rc = store_inode_get(txn, a.ino, &a);
+	if (rc == 0) {
+		a.mode &= ~drop;
+		fs_now(&a.ctime);
+		rc = store_inode_put(txn, &a);
+	}
+	if (rc) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	rc = store_txn_commit(txn);
+	if (rc)
+		return rc;
+	f->attr.mode = a.mode;
+	fs_view_inval_attr_now(ctx, a.ino); /* the kernel holds the old mode */
+	return 0;
+}
+
+static int do_write(fuse_req_t req, struct fs_file *f, const char *buf, size_t size, off_t off)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
 	uint64_t end;
 	int rc;
 
@@ -403,6 +449,9 @@ static int do_write(struct fs_ctx *ctx, struct fs_file *f, const char *buf, size
 			f->inode->writer = NULL;
 		return -EFBIG;
 	}
+	rc = drop_privs_on_write(req, f);
+	if (rc)
+		return rc;
 	if (end > f->len) {
 		rc = fs_file_resize(f, end);
 		if (rc)
@@ -418,7 +467,7 @@ static int do_write(struct fs_ctx *ctx, struct fs_file *f, const char *buf, size
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	int rc = do_write(fs_ctx_of(req), fs_file_of(fi), buf, size, off);
+	int rc = do_write(req, fs_file_of(fi), buf, size, off);
 
 	(void)ino;
 	if (rc)

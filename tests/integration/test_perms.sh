@@ -90,6 +90,62 @@ expect_fail 1 "Operation not permitted" nobody rm -f "$D/sticky/owned-by-1000"
 assert_exists "$D/sticky/owned-by-1000"
 run_ok as 1000 1000 rm "$D/sticky/owned-by-1000"
 
+step "set-user-ID and set-group-ID bits: cleared by writes, truncation and chown"
+# As ext4 and tmpfs do (pjdfstest chmod/12.t, chown/00.t): a write or a
+# truncation by a caller without CAP_FSETID clears S_ISUID, and S_ISGID when
+# group execute is set; a chown, by root too, clears them; root's writes
+# keep them. Each case is checked on the mount before and after a remount.
+P=$D/open/priv
+suid() { # MODE: recreate $P with MODE, mode 777 directory, owned by root
+	rm -f "$P"
+	printf 'data' >"$P"
+	chmod "$1" "$P"
+}
+suid 06777
+nobody bash -c 'printf x >> "$1"' bash "$P"
+assert_eq 777 "$(st %a "$P")" "06777 file after a write by nobody"
+assert_eq datax "$(cat "$P")" "its data"
+suid 06777
+nobody bash -c 'exec 3<>"$1"; printf y >&3; stat -L -c %a /dev/fd/3' bash "$P" >"$T/fstat"
+assert_eq 777 "$(cat "$T/fstat")" "fstat through the writer's descriptor before close"
+suid 06777
+nobody truncate -s 1 "$P"
+assert_eq "777 1" "$(st '%a %s' "$P")" "06777 file after truncate by nobody"
+suid 06777
+nobody bash -c ': > "$1"' bash "$P"
+assert_eq "777 0" "$(st '%a %s' "$P")" "06777 file after open(O_TRUNC) by nobody"
+suid 02767
+nobody bash -c 'printf x >> "$1"' bash "$P"
+assert_eq 767 "$(st %a "$P")" "S_ISGID without group execute, written by one not in the group"
+suid 02767
+as 65534 0 bash -c 'printf x >> "$1"' bash "$P"
+assert_eq 2767 "$(st %a "$P")" "S_ISGID without group execute, written by one in the group"
+suid 02757
+nobody bash -c 'printf x >> "$1"' bash "$P"
+assert_eq 757 "$(st %a "$P")" "S_ISGID with group execute after a write by nobody"
+suid 06777
+printf z >>"$P"
+assert_eq 6777 "$(st %a "$P")" "root's write keeps the bits"
+chown 65534 "$P"
+assert_eq 777 "$(st %a "$P")" "root's chown clears S_ISUID and S_ISGID|S_IXGRP"
+suid 02745
+chown 0:0 "$P"
+assert_eq 2745 "$(st %a "$P")" "root's chown keeps S_ISGID without group execute"
+suid 04755
+ctime0=$(st %Z.%z "$P")
+sleep 0.01
+chown 65534:65534 "$P"
+nobody chmod 04755 "$P"
+nobody bash -c 'printf x >> "$1"' bash "$P"
+assert_eq 755 "$(st %a "$P")" "the owner's own write clears S_ISUID (no CAP_FSETID)"
+assert_ne "$ctime0" "$(st %Z.%z "$P")" "ctime"
+suid 06777
+restart_itemfs -o allow_other
+nobody bash -c 'printf x >> "$1"' bash "$P"
+restart_itemfs -o allow_other
+assert_eq "777 datax" "$(st %a "$P") $(cat "$P")" "cleared bits after a remount"
+rm -f "$P"
+
 step "ownership survives a remount"
 restart_itemfs -o allow_other
 assert_eq "65534 4242 2755" "$(st '%u %g %a' "$D/sg/nobodydir")" "setgid dir after remount"
