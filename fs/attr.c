@@ -136,7 +136,7 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 		/* The kernel never got it: undo the reference. */
 		struct fs_inode *in = fs_inode_find(&ctx->itab, a->ino);
 		if (in)
-			fs_inode_unref(&ctx->itab, in, 1);
+			fs_inode_put(ctx, in, 1);
 	}
 }
 

@@ -94,6 +94,7 @@ struct fs_inode {
 	bool dir;               /* a directory: never trimmed (its dentry holds its subtree's) */
 	bool recent;            /* looked up since the trimming clock last passed */
 	bool trimmed;           /* the kernel was asked to forget its name (fs_itab_trim()) */
+	bool orphan;            /* its last name is gone; the store keeps it while we hold it */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -310,7 +311,7 @@ void fs_itab_destroy(struct fs_inode_table *t);
 struct fs_inode *fs_inode_find(struct fs_inode_table *t, uint64_t ino);
 int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t parent,
 		 const char *name, size_t namelen, struct fs_inode **out);
-void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
+bool fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup);
 size_t fs_itab_trim(struct fs_inode_table *t, size_t want,
 		    void (*fn)(void *arg, struct fs_inode *in), void *arg);
 void fs_inode_rename(struct fs_inode *in, uint64_t parent, const char *name, size_t namelen);
@@ -348,6 +349,11 @@ void fs_handles_close_all(struct fs_ctx *ctx);
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);
 double fs_waiting_opens_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: none */
+
+/* fs/orphan.c: inodes whose last name went while this mount held them */
+void fs_inode_put(struct fs_ctx *ctx, struct fs_inode *in, uint64_t nlookup);
+void fs_orphans_free_all(struct fs_ctx *ctx);
+void fs_orphans_reap(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,

@@ -139,14 +139,18 @@ int fs_inode_ref(struct fs_inode_table *t, uint64_t ino, bool dir, uint64_t pare
 	return 0;
 }
 
-/* Drops nlookup kernel references; frees the entry once nothing holds it. */
-void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup)
+/*
+ * Drops nlookup kernel references; frees the entry once nothing holds it,
+ * and then returns true (in is gone). Outside this file, fs_inode_put()
+ * does this and also frees an orphan's store record.
+ */
+bool fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nlookup)
 {
 	struct fs_inode **pp;
 
 	in->nlookup = nlookup > in->nlookup ? 0 : in->nlookup - nlookup;
 	if (in->nlookup || in->nopen || in->ino == STORE_ROOT_INO)
-		return;
+		return false;
 	for (pp = &t->buckets[itab_slot(t, in->ino)]; *pp; pp = &(*pp)->next) {
 		if (*pp == in) {
 			*pp = in->next;
@@ -155,9 +159,10 @@ void fs_inode_unref(struct fs_inode_table *t, struct fs_inode *in, uint64_t nloo
 				t->trimming--;
 			free(in->name);
 			free(in);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /* True when the kernel may be asked to forget in's name. */

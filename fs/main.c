@@ -236,6 +236,7 @@ static int cmd_mount(int argc, char **argv)
 {
 	struct fs_ctx ctx;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	bool alone;
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -252,8 +253,15 @@ static int cmd_mount(int argc, char **argv)
 		startup_error("out of memory");
 		goto err_out1;
 	}
+	/*
+	 * Asked before we hold the store ourselves: closing a descriptor of
+	 * lock.mdb drops every POSIX lock this process has on it, LMDB's too.
+	 */
+	alone = !ctx.opts.read_only && store_in_use(ctx.opts.store_path) == 0;
 	if (open_store(&ctx.opts, &ctx.store))
 		goto err_out2;
+	if (alone)
+		fs_orphans_reap(&ctx);
 	if (ctx.opts.snapshot && store_txn_begin(ctx.store, STORE_TXN_READ, &ctx.snapshot)) {
 		startup_error("cannot take a snapshot of store %s", ctx.opts.store_path);
 		goto err_out3;
@@ -324,6 +332,7 @@ static int cmd_mount(int argc, char **argv)
 		       ctx.opts.mountpoint, strerror(-rc), ctx.opts.store_path, ctx.opts.mountpoint);
 	fs_waiting_opens_run(&ctx, true);
 	fs_files_drop_pending(&ctx);
+	fs_orphans_free_all(&ctx);
 	fs_batch_commit(&ctx);
 	fs_view_stop(&ctx);
 	fs_handles_close_all(&ctx);

@@ -35,7 +35,7 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
 
 	if (in)
-		fs_inode_unref(&ctx->itab, in, nlookup);
+		fs_inode_put(ctx, in, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -46,7 +46,7 @@ void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f
 	for (size_t i = 0; i < count; i++) {
 		struct fs_inode *in = fs_inode_find(&ctx->itab, forgets[i].ino);
 		if (in)
-			fs_inode_unref(&ctx->itab, in, forgets[i].nlookup);
+			fs_inode_put(ctx, in, forgets[i].nlookup);
 	}
 	fuse_reply_none(req);
 }

@@ -149,21 +149,46 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 	make_and_reply(req, parent, name, S_IFLNK | 0777, link);
 }
 
+/* Which references keep a non-directory whose last name goes (settle_inode()). */
+enum fs_keep {
+	FS_KEEP_IF_OPEN, /* unlink: an open file */
+	FS_KEEP_IF_HELD, /* a rename replacing it: an open file or a kernel lookup */
+};
+
 /*
- * Sets ino's ctime to now, or frees a non-directory whose last name is gone
- * (directories are freed by their remover, who checked they are empty).
+ * Sets ino's ctime to now, or, for a non-directory whose last name is
+ * gone, frees it - unless this mount still holds it (keep): it is then an
+ * orphan (fs/orphan.c), readable through the references that keep it.
+ * A rename that replaces a name keeps the old inode while the kernel has it
+ * looked up: a process that resolved the name just before `mv tmp name`
+ * is about to open it, and must get the old item, never ENOENT. An unlink
+ * keeps it only while it is open (an open racing rm may fail: it came
+ * after), which spares rm -rf a second transaction per file.
+ * Directories are freed by their remover, who checked they are empty.
  */
-static int settle_inode(struct store_txn *txn, uint64_t ino, const struct timespec *now)
+static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+			const struct timespec *now, enum fs_keep keep)
 {
+	struct fs_inode *in;
 	struct store_attr a;
 	int rc = store_inode_get(txn, ino, &a);
 
 	if (rc)
 		return rc;
-	if (!S_ISDIR(a.mode) && a.nlink == 0)
+	if (S_ISDIR(a.mode) || a.nlink > 0) {
+		a.ctime = *now;
+		return store_inode_put(txn, &a);
+	}
+	in = fs_inode_find(&ctx->itab, ino);
+	if (!in || !(in->nopen || (keep == FS_KEEP_IF_HELD && in->nlookup)))
 		return store_inode_free(txn, ino);
 	a.ctime = *now;
-	return store_inode_put(txn, &a);
+	rc = store_inode_put(txn, &a);
+	if (rc == 0)
+		rc = store_orphan_add(txn, ino);
+	if (rc == 0)
+		in->orphan = true; /* orphan_free() checks the store before freeing */
+	return rc;
 }
 
 /*
@@ -199,7 +224,8 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 	fs_now(&now);
 	rc = store_dirent_remove(txn, parent, name, len, NULL);
 	if (rc == 0)
-		rc = want_dir ? store_inode_free(txn, a.ino) : settle_inode(txn, a.ino, &now);
+		rc = want_dir ? store_inode_free(txn, a.ino)
+			       : settle_inode(ctx, txn, a.ino, &now, FS_KEEP_IF_OPEN);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, parent, &now);
 	if (rc == 0)
@@ -245,7 +271,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		rc = store_dirent_add(txn, newparent, newname, len, ino);
 	fs_now(&now);
 	if (rc == 0)
-		rc = settle_inode(txn, ino, &now);
+		rc = settle_inode(ctx, txn, ino, &now, FS_KEEP_IF_HELD);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, newparent, &now);
 	if (rc == 0)
@@ -309,8 +335,8 @@ static int rename_exchange(struct store_txn *txn, struct rename_end *s, struct r
 	return rc;
 }
 
-static int rename_move(struct store_txn *txn, struct rename_end *s, struct rename_end *d,
-		       unsigned flags, const struct timespec *now)
+static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct rename_end *s,
+		       struct rename_end *d, unsigned flags, const struct timespec *now)
 {
 	int rc;
 
@@ -333,7 +359,8 @@ static int rename_move(struct store_txn *txn, struct rename_end *s, struct renam
 		rc = store_dirent_remove(txn, d->dir, d->name, d->len, NULL);
 		if (rc == 0)
 			rc = S_ISDIR(d->a.mode) ? store_inode_free(txn, d->a.ino)
-						: settle_inode(txn, d->a.ino, now);
+						: settle_inode(ctx, txn, d->a.ino, now,
+							       FS_KEEP_IF_HELD);
 		if (rc)
 			return rc;
 	}
@@ -379,11 +406,11 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 	}
 	fs_now(&now);
 	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
-				       : rename_move(txn, s, d, flags, &now);
+				       : rename_move(ctx, txn, s, d, flags, &now);
 	if (rc == 0)
-		rc = settle_inode(txn, s->a.ino, &now);
+		rc = settle_inode(ctx, txn, s->a.ino, &now, FS_KEEP_IF_HELD);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
-		rc = settle_inode(txn, d->a.ino, &now);
+		rc = settle_inode(ctx, txn, d->a.ino, &now, FS_KEEP_IF_HELD);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, s->dir, &now);
 	if (rc == 0 && d->dir != s->dir)

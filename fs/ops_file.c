@@ -126,7 +126,7 @@ void fs_file_close(struct fs_ctx *ctx, struct fs_file *f)
 	if (f->cached)
 		in->ncached--;
 	in->nopen--;
-	fs_inode_unref(&ctx->itab, in, 0);
+	fs_inode_put(ctx, in, 0);
 	fs_view_pages_put(ctx, f);
 	free(f->data);
 	free(f);
@@ -240,7 +240,7 @@ void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
 		else
 			open_now(w->req, in->ino, &w->fi);
 		in->nopen--;
-		fs_inode_unref(&ctx->itab, in, 0);
+		fs_inode_put(ctx, in, 0);
 		free(w);
 	}
 }
@@ -288,7 +288,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		goto err;
 	rc = file_open(ctx, a.ino, fi->flags, fuse_req_ctx(req)->pid, &f);
 	if (rc) {
-		fs_inode_unref(&ctx->itab, fs_inode_find(&ctx->itab, a.ino), 1);
+		fs_inode_put(ctx, fs_inode_find(&ctx->itab, a.ino), 1);
 		goto err;
 	}
 	memset(&e, 0, sizeof(e));
@@ -304,7 +304,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		struct fs_inode *in = f->inode;
 		fs_file_close(ctx, f);
-		fs_inode_unref(&ctx->itab, in, 1);
+		fs_inode_put(ctx, in, 1);
 	}
 	return;
 err:

@@ -427,6 +427,12 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	rc = db_del(t, st->inode, &k.val, ino);
 	if (!rc)
 		rc = db_del(t, st->data, &k.val, ino);
+	if ((!rc || rc == -ENOENT) && !S_ISDIR(a.mode) && a.nlink == 0) {
+		unsigned char ob[LMDB_META_ORPHAN_KEY_LEN];
+		MDB_val ok = lmdb_orphan_key(ob, ino);
+
+		rc = db_del(t, st->meta, &ok, ino); /* listed or not */
+	}
 	if (rc && rc != -ENOENT)
 		return rc;
 	rc = cursor_open(t, st->xattr, &c);
@@ -442,6 +448,84 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : change_inode(t, ino);
+}
+
+static int op_orphan_add(struct store_txn *txn, uint64_t ino)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char ob[LMDB_META_ORPHAN_KEY_LEN];
+	MDB_val ok = lmdb_orphan_key(ob, ino), empty = {0, NULL};
+	struct store_attr a;
+	int rc = inode_read(t, ino, &a);
+
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.mode) || a.nlink != 0)
+		return -EINVAL;
+	return db_put(t, st->meta, &ok, &empty, 0, ino);
+}
+
+/* Orphans freed per pass: a pass lists, then frees (no cursor across deletes). */
+#define REAP_BATCH 256
+
+/* Lists up to REAP_BATCH orphans into inos; *n gets how many. */
+static int orphans_list(struct lmdb_txn *t, uint64_t *inos, size_t *n)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char ob[LMDB_META_ORPHAN_KEY_LEN];
+	MDB_val k = lmdb_orphan_key(ob, 0), v;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t->mtxn, st->meta, &c);
+
+	if (rc)
+		return txn_fail(t, rc, "mdb_cursor_open", st->meta, 0);
+	*n = 0;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && *n < REAP_BATCH && k.mv_size == LMDB_META_ORPHAN_KEY_LEN &&
+	       memcmp(k.mv_data, LMDB_META_ORPHAN, LMDB_META_ORPHAN_LEN) == 0) {
+		const unsigned char *b = (const unsigned char *)k.mv_data + LMDB_META_ORPHAN_LEN;
+		uint64_t ino = 0;
+
+		for (int i = 0; i < 8; i++)
+			ino = ino << 8 | b[i];
+		inos[(*n)++] = ino;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc && rc != MDB_NOTFOUND ? txn_fail(t, rc, "listing orphans", st->meta, 0) : 0;
+}
+
+static int op_orphans_reap(struct store_txn *txn, uint64_t *count)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	uint64_t inos[REAP_BATCH], total = 0;
+	size_t n;
+	int rc;
+
+	do {
+		rc = orphans_list(t, inos, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			struct store_attr a;
+
+			rc = inode_read(t, inos[i], &a);
+			if (rc == 0 && !S_ISDIR(a.mode) && a.nlink == 0) {
+				rc = op_inode_free(txn, inos[i]);
+				total++;
+			} else if (rc == 0 || rc == -ENOENT) { /* linked again, or gone: unlist */
+				unsigned char ob[LMDB_META_ORPHAN_KEY_LEN];
+				MDB_val ok = lmdb_orphan_key(ob, inos[i]);
+
+				rc = db_del(t, st->meta, &ok, inos[i]);
+			}
+		}
+		if (rc)
+			return rc;
+	} while (n == REAP_BATCH);
+	if (count)
+		*count = total;
+	return 0;
 }
 
 /* ---- directory entries ------------------------------------------------ */
@@ -828,6 +912,8 @@ const struct store_ops lmdb_ops = {
     .inode_get = op_inode_get,
     .inode_put = op_inode_put,
     .inode_free = op_inode_free,
+    .orphan_add = op_orphan_add,
+    .orphans_reap = op_orphans_reap,
     .dirent_get = op_dirent_get,
     .dirent_add = op_dirent_add,
     .dirent_remove = op_dirent_remove,

@@ -35,11 +35,24 @@
 #define LMDB_META_FORMAT "format"
 #define LMDB_META_NEXT_INO "next_ino"
 #define LMDB_FIRST_INO 2u /* next_ino of a new store; 1 is the root */
+/* "orphan" + u64 BE ino: an inode with no names that a mount still holds. */
+#define LMDB_META_ORPHAN "orphan"
+#define LMDB_META_ORPHAN_LEN 6u
+#define LMDB_META_ORPHAN_KEY_LEN 14u
 
 /* A meta database key. LMDB never writes through a key it is given. */
 static inline MDB_val lmdb_meta_key(const char *name)
 {
 	return (MDB_val){strlen(name), (void *)name};
+}
+
+/* The meta key listing ino as an orphan, in buf. */
+static inline MDB_val lmdb_orphan_key(unsigned char buf[LMDB_META_ORPHAN_KEY_LEN], uint64_t ino)
+{
+	memcpy(buf, LMDB_META_ORPHAN, LMDB_META_ORPHAN_LEN);
+	for (int i = 0; i < 8; i++)
+		buf[LMDB_META_ORPHAN_LEN + i] = (unsigned char)(ino >> (56 - 8 * i));
+	return (MDB_val){LMDB_META_ORPHAN_KEY_LEN, buf};
 }
 
 /* Value layouts (little-endian fields; see lmdb_format.c). */

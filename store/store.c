@@ -107,6 +107,16 @@ int store_inode_free(struct store_txn *txn, uint64_t ino)
 	return txn->st->ops->inode_free(txn, ino);
 }
 
+int store_orphan_add(struct store_txn *txn, uint64_t ino)
+{
+	return txn->st->ops->orphan_add(txn, ino);
+}
+
+int store_orphans_reap(struct store_txn *txn, uint64_t *count)
+{
+	return txn->st->ops->orphans_reap(txn, count);
+}
+
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 		     uint64_t *ino)
 {

@@ -137,6 +137,8 @@ struct store_ops {
 	int (*inode_get)(struct store_txn *txn, uint64_t ino, struct store_attr *out);
 	int (*inode_put)(struct store_txn *txn, const struct store_attr *attr);
 	int (*inode_free)(struct store_txn *txn, uint64_t ino);
+	int (*orphan_add)(struct store_txn *txn, uint64_t ino);
+	int (*orphans_reap)(struct store_txn *txn, uint64_t *count);
 	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 			  uint64_t *ino);
 	int (*dirent_add)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -235,8 +237,29 @@ int store_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out)
  */
 int store_inode_put(struct store_txn *txn, const struct store_attr *attr);
 
-/* Deletes an inode with its data and xattrs. Its names must be gone. */
+/*
+ * Deletes an inode with its data and xattrs (and, for an orphan, its
+ * listing). Its names must be gone.
+ */
 int store_inode_free(struct store_txn *txn, uint64_t ino);
+
+/*
+ * Orphans: POSIX keeps a file whose last name is gone while it is still
+ * referenced (open, or looked up by a process about to open it). The
+ * caller that holds such a file lists it with store_orphan_add() instead
+ * of freeing it, and frees it with store_inode_free() when its last
+ * reference goes. The list is in the store, so what a crash leaves listed
+ * is reaped by store_orphans_reap().
+ *
+ * store_orphan_add: lists ino, which must have nlink 0 and not be a
+ * directory. Errors: -ENOENT, -EINVAL (a directory, or nlink not 0).
+ * store_orphans_reap: frees every listed orphan that still has no name,
+ * and unlists the others; *count (may be NULL) gets how many it freed.
+ * Call it only when no other process has the store open: their orphans
+ * may still be held.
+ */
+int store_orphan_add(struct store_txn *txn, uint64_t ino);
+int store_orphans_reap(struct store_txn *txn, uint64_t *count);
 
 /* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -51,6 +53,8 @@ static int usage(void)
 	      "                             read: the whole item from offset 0 as one line\n"
 	      "                             | fsync | close)\n"
 	      "  fsync PATH                 (open O_RDONLY, fsync(2): a file or a directory)\n"
+	      "  renamerace DIR CYCLES READERS  (READERS processes read DIR/item while it is\n"
+	      "                             replaced CYCLES times by rename of DIR/item.tmp)\n"
 	      "  flip STORE_DIR INO OFFSET  (flip byte OFFSET of item INO's stored value:\n"
 	      "                             0-7 the hash, 8 on the data)\n",
 	      stderr);
@@ -379,6 +383,119 @@ out:
 	return 0;
 }
 
+/* renamerace: the item's content for version n: one line, repeated to 1000 bytes. */
+#define RACE_LEN 1000
+static void race_version(char *buf, unsigned long n)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "version %08lu\n", n);
+
+	for (size_t i = 0; i < RACE_LEN; i++)
+		buf[i] = line[i % (size_t)len];
+}
+
+/* One reader of renamerace: counts opens that failed, and reads of no whole version. */
+static void race_reader(const char *path, volatile int *stop, unsigned long *out)
+{
+	char buf[RACE_LEN + 1], want[RACE_LEN];
+	unsigned long reads = 0, enoent = 0, torn = 0, other = 0;
+
+	while (!*stop) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n, got = 0;
+		unsigned long v;
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				enoent++;
+			else
+				other++;
+			continue;
+		}
+		while ((n = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
+			got += n;
+		close(fd);
+		reads++;
+		if (n < 0 || got != RACE_LEN || sscanf(buf, "version %lu", &v) != 1) {
+			torn++;
+			continue;
+		}
+		race_version(want, v);
+		if (memcmp(buf, want, RACE_LEN) != 0)
+			torn++;
+	}
+	out[0] = reads, out[1] = enoent, out[2] = torn, out[3] = other;
+}
+
+/*
+ * renamerace DIR CYCLES READERS: READERS processes open and read DIR/item
+ * in a loop while this one replaces it CYCLES times the way tools replace
+ * files atomically (write DIR/item.tmp, rename it over DIR/item). Prints
+ * the counts; exits 0 when every open found the item and every read was
+ * one whole version, 1 otherwise.
+ */
+static int cmd_renamerace(int argc, char **argv)
+{
+	char item[4096], tmp[4096], buf[RACE_LEN];
+	unsigned long cycles, readers, sum[4] = {0, 0, 0, 0};
+	volatile int *stop;
+	unsigned long *counts;
+	pid_t *pids;
+	int bad = 0;
+
+	if (argc != 3)
+		return usage();
+	cycles = strtoul(argv[1], NULL, 10);
+	readers = strtoul(argv[2], NULL, 10);
+	if (readers == 0 || readers > 64)
+		return usage();
+	snprintf(item, sizeof(item), "%s/item", argv[0]);
+	snprintf(tmp, sizeof(tmp), "%s/item.tmp", argv[0]);
+	stop = mmap(NULL, 4096 + 64 * 4 * sizeof(unsigned long), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pids = calloc(readers, sizeof(*pids));
+	if (stop == MAP_FAILED || !pids)
+		return 2;
+	counts = (unsigned long *)((char *)stop + 4096);
+	for (unsigned long v = 0; v <= cycles; v++) {
+		int fd = open(v ? tmp : item, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		race_version(buf, v);
+		if (fd < 0 || write(fd, buf, RACE_LEN) != RACE_LEN || close(fd) != 0) {
+			perror(v ? tmp : item);
+			bad = 2;
+			break;
+		}
+		if (v && rename(tmp, item) != 0) {
+			perror("rename");
+			bad = 2;
+			break;
+		}
+		if (v == 0) {
+			for (unsigned long r = 0; r < readers; r++) {
+				pids[r] = fork();
+				if (pids[r] == 0) {
+					race_reader(item, stop, counts + 4 * r);
+					_exit(0);
+				}
+			}
+		}
+	}
+	*stop = 1;
+	for (unsigned long r = 0; r < readers; r++) {
+		if (pids[r] > 0)
+			waitpid(pids[r], NULL, 0);
+		for (int i = 0; i < 4; i++)
+			sum[i] += counts[4 * r + i];
+	}
+	printf("cycles=%lu readers=%lu reads=%lu enoent=%lu torn=%lu other=%lu\n", cycles,
+	       readers, sum[0], sum[1], sum[2], sum[3]);
+	free(pids);
+	if (bad)
+		return bad;
+	return sum[1] || sum[2] || sum[3] || sum[0] == 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -388,6 +505,7 @@ int main(int argc, char **argv)
 		{"rename", cmd_rename},	    {"mknod", cmd_mknod}, {"open", cmd_open},
 		{"setxattr", cmd_setxattr}, {"write", cmd_write}, {"hold", cmd_hold},
 		{"flip", cmd_flip},	    {"readhold", cmd_readhold}, {"fsync", cmd_fsync},
+		{"renamerace", cmd_renamerace},
 	};
 
 	if (argc < 2)

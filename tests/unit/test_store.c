@@ -2877,6 +2877,80 @@ static void test_check_orphan_inode(void **state)
 	assert_one_problem(&fd, tr.e, "", "orphan: no directory entry names it (nlink 1)");
 }
 
+/* Orphans: listed, accepted by the check, freed by store_inode_free() or reaped. */
+static void test_orphans(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_check_summary s;
+	struct store_txn *t;
+	struct store_attr a;
+	struct found fd;
+	unsigned char key[14], got[8];
+	uint64_t held, linked, dir, unlisted, freed, n = 99;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	held = make_file(t, STORE_ROOT_INO, "held");
+	assert_int_equal(store_data_put(t, held, "bytes", 5), 0);
+	freed = make_file(t, STORE_ROOT_INO, "freed");
+	linked = make_file(t, STORE_ROOT_INO, "linked");
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	unlisted = make_file(t, STORE_ROOT_INO, "unlisted");
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "held", 4, NULL), 0);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "freed", 5, NULL), 0);
+	assert_int_equal(store_orphan_add(t, held), 0);
+	assert_int_equal(store_orphan_add(t, freed), 0);
+	assert_int_equal(store_orphan_add(t, linked), -EINVAL); /* still named */
+	assert_int_equal(store_orphan_add(t, dir), -EINVAL);
+	assert_int_equal(store_orphan_add(t, 9999), -ENOENT);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* the listing is meta "orphan" + u64 BE ino, with an empty value (raw
+	 * reads only with the store closed: one environment per process) */
+	store_close(f->st);
+	f->st = NULL;
+	memcpy(key, "orphan", 6);
+	put_be64(key + 6, held);
+	assert_int_equal(raw_get(f->path, "meta", key, 14, got, sizeof(got)), 0);
+	put_be64(key + 6, freed);
+	assert_int_equal(raw_get(f->path, "meta", key, 14, got, sizeof(got)), 0);
+	reopen(f, &cfg);
+
+	/* listed orphans are not problems; an unlisted nameless file is */
+	s = run_check(f->st, &fd);
+	assert_int_equal(s.problems, 0);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "unlisted", 8, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	s = run_check(f->st, &fd);
+	assert_one_problem(&fd, unlisted, "", "orphan: no directory entry names it (nlink 0)");
+
+	/* freeing an orphan unlists it */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_inode_free(t, freed), 0);
+	assert_int_equal(store_inode_free(t, unlisted), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* reaping frees what is left listed, once */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_orphans_reap(t, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_inode_get(t, held, &a), -ENOENT);
+	assert_int_equal(store_inode_get(t, linked, &a), 0);
+	assert_int_equal(store_orphans_reap(t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	s = run_check(f->st, &fd);
+	assert_int_equal(s.problems, 0);
+	assert_int_equal(s.inodes, 3); /* root, linked, d */
+	store_close(f->st);
+	f->st = NULL;
+	put_be64(key + 6, held);
+	assert_int_equal(raw_get(f->path, "meta", key, 14, got, sizeof(got)), (size_t)-1);
+	put_be64(key + 6, freed);
+	assert_int_equal(raw_get(f->path, "meta", key, 14, got, sizeof(got)), (size_t)-1);
+}
+
 static void test_check_orphan_directory(void **state)
 {
 	struct fx *f = *state;
@@ -3600,6 +3674,7 @@ int main(void)
 	    T(test_check_dangling_dirent, setup_store),
 	    T(test_check_orphan_inode, setup_store),
 	    T(test_check_orphan_directory, setup_store),
+	    T(test_orphans, setup_store),
 	    T(test_check_file_nlink, setup_store),
 	    T(test_check_dir_nlink, setup_store),
 	    T(test_check_parent_pointer, setup_store),
