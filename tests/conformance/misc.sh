@@ -98,12 +98,13 @@ fields() {
 	IFS=, read -ra FIELDS <<<"$r"
 }
 
-# tchange FIELDS PATH EXPECTED ARGS...: expect EXPECTED ARGS, then check
-# that each of the comma-separated time FIELDS (ctime, mtime, atime) of PATH
-# (lstat) moved forward if EXPECTED is 0, and stayed the same otherwise.
-tchange() {
-	local fields=$1 path=$2 e=$3 f i before=() after=()
-	shift 3
+# times_around HOW FIELDS PATH EXPECTED ARGS...: expect EXPECTED ARGS and
+# check the comma-separated time FIELDS (ctime, mtime, atime) of PATH
+# (lstat) around it: with HOW=change they must move forward if EXPECTED is
+# 0 and stay the same otherwise; with HOW=same they must stay the same.
+times_around() {
+	local how=$1 fields=$2 path=$3 e=$4 i before=() after=()
+	shift 4
 	IFS=, read -ra flist <<<"$fields"
 	fields "$path" "$fields"
 	before=("${FIELDS[@]}")
@@ -113,7 +114,7 @@ tchange() {
 	after=("${FIELDS[@]}")
 	desc "$@"
 	for i in "${!flist[@]}"; do
-		if [ "$e" = 0 ]; then
+		if [ "$how" = change ] && [ "$e" = 0 ]; then
 			check "$DESC updates ${flist[i]} of $path" \
 				"${after[i]}" -gt "${before[i]}"
 		else
@@ -123,24 +124,11 @@ tchange() {
 	done
 }
 
-# tsame FIELDS PATH EXPECTED ARGS...: like tchange, but the FIELDS of PATH
-# must not change even if the call succeeds.
-tsame() {
-	local fields=$1 path=$2 e=$3 f i before=() after=()
-	shift 3
-	IFS=, read -ra flist <<<"$fields"
-	fields "$path" "$fields"
-	before=("${FIELDS[@]}")
-	nap
-	expect "$e" "$@"
-	fields "$path" "$fields"
-	after=("${FIELDS[@]}")
-	desc "$@"
-	for i in "${!flist[@]}"; do
-		check "$DESC keeps ${flist[i]} of $path" \
-			"${after[i]}" = "${before[i]}"
-	done
-}
+# tchange FIELDS PATH EXPECTED ARGS...: the times move if the call succeeds.
+tchange() { times_around change "$@"; }
+
+# tsame FIELDS PATH EXPECTED ARGS...: the times stay, even if it succeeds.
+tsame() { times_around same "$@"; }
 
 # create_file TYPE NAME [MODE [UID GID]]: makes NAME of TYPE (regular, dir,
 # symlink; the symlink points to "test") with MODE, owned by UID:GID.
