@@ -110,7 +110,8 @@ int fs_file_ensure(struct fs_ctx *ctx, struct fs_file *f)
  */
 int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f)
 {
-	return f->written ? fs_file_commit(ctx, f) : 0;
+	/* A held condition (cond.c) is reported by close(2), truncation or not. */
+	return f->written || fs_cond_held(f) ? fs_file_commit(ctx, f) : 0;
 }
 
 /*
@@ -131,6 +132,7 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 	if (rc)
 		return rc;
 	rc = store_inode_get(txn, f->inode->ino, &a);
+	rc = fs_cond_check_commit(ctx, txn, f, rc, &a); /* -ECANCELED: rolled back */
 	if (rc == -ENOENT) {
 		store_txn_abort(txn);
 		f->dirty = false;
@@ -158,6 +160,7 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 	f->attr = a;
 	f->dirty = f->written = false;
 	f->mtime_pending = false;
+	fs_cond_committed(f);
 	if (f->inode->kattr_dirty) {
 		/*
 		 * The kernel keeps attributes it got from the pending version

@@ -113,6 +113,17 @@ enum fs_handle_kind {
 	FS_HANDLE_STATS = 0x73746174, /* struct fs_stats_file */
 };
 
+/*
+ * A condition on an item's version (cond.c, docs/dynamodb.md): "the item
+ * is still token INO:VERSION", or "the name is absent".
+ */
+struct fs_cond {
+	bool set;	  /* a condition is held */
+	bool absent;	  /* "absent" (ino and version unused) */
+	uint64_t ino;	  /* the token's inode number */
+	uint64_t version; /* the token's data version */
+};
+
 /* One open regular file (fuse_file_info.fh). */
 struct fs_file {
 	enum fs_handle_kind kind; /* FS_HANDLE_FILE */
@@ -127,6 +138,7 @@ struct fs_file {
 	struct timespec mtime; /* time of the last write, when mtime_pending */
 	struct store_attr attr; /* attributes at open or last commit (fstat after unlink) */
 	bool cached;            /* read through the kernel's page cache (not direct I/O) */
+	struct fs_cond cond;    /* writers: the condition its commits check (cond.c) */
 	/*
 	 * The item's bytes, len of them: in pinned pages of the read cache
 	 * (paged: a reader's version), or in a private malloc'd copy of cap
@@ -345,6 +357,32 @@ void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
 void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
 void fs_dir_open_reply(fuse_req_t req, struct fuse_file_info *fi, struct fs_dir *d);
 void fs_handles_close_all(struct fs_ctx *ctx);
+
+/*
+ * fs/cond.c: conditional writes (docs/dynamodb.md). The user.itemfs. xattr
+ * names are answered here; the hooks below are called by ops_attr.c (xattr
+ * handlers), ops_dir.c (rename) and file.c (commit), each in the caller's
+ * transaction where one is passed.
+ */
+#define FS_COND_PREFIX "user.itemfs."
+#define FS_COND_VERSION "user.itemfs.version"
+#define FS_COND_IF "user.itemfs.if_version"
+bool fs_cond_reserved(const char *name);
+int fs_cond_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags, bool *held);
+int fs_cond_getxattr(fuse_req_t req, struct store_txn *txn, fuse_ino_t ino, const char *name,
+		     char *buf, size_t size, size_t *len);
+int fs_cond_listxattr(struct store_txn *txn, fuse_ino_t ino, char *buf, size_t size,
+		      size_t *len);
+int fs_cond_rename(struct store_txn *txn, const struct store_attr *src,
+		   const struct store_attr *dst, unsigned flags);
+int fs_cond_check_commit(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f, int rc,
+			 const struct store_attr *a);
+void fs_cond_committed(struct fs_file *f);
+static inline bool fs_cond_held(const struct fs_file *f)
+{
+	return f->cond.set;
+}
 
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);

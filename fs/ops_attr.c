@@ -8,6 +8,8 @@
  * That answer matters for speed: `ls -l` probes security.selinux and
  * system.posix_acl_access on every file, but stops for the whole mount at
  * the first EOPNOTSUPP (ENODATA would cost two round trips per file).
+ * The user.itemfs. names (an item's version token, conditions on it) are
+ * cond.c's: never listed, answered there.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -343,22 +345,30 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 		    size_t size, int flags)
 {
 	static const char empty[1] = "";
+	bool held = false; /* a condition held by the caller's open writer (cond.c) */
 	int rc = xattr_name_check(name);
 
+	if (value == NULL) /* an empty value still sets: never pass NULL for it */
+		value = empty;
 	if (rc == 0 && fs_ino_is_hidden(ino))
 		rc = -EPERM;
-	if (rc == 0) /* an empty value still sets: never pass NULL for it */
-		rc = xattr_change(fs_ctx_of(req), ino, name, value ? value : empty, size, flags);
+	if (rc == 0 && fs_cond_reserved(name))
+		rc = fs_cond_setxattr(req, ino, name, value, size, flags, &held);
+	if (rc == 0 && !held)
+		rc = xattr_change(fs_ctx_of(req), ino, name, value, size, flags);
 	fuse_reply_err(req, -rc);
 }
 
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	bool held = false;
 	int rc = xattr_name_check(name);
 
 	if (rc == 0 && fs_ino_is_hidden(ino))
 		rc = -EPERM;
-	if (rc == 0)
+	if (rc == 0 && fs_cond_reserved(name))
+		rc = fs_cond_setxattr(req, ino, name, NULL, 0, 0, &held);
+	if (rc == 0 && !held)
 		rc = xattr_change(fs_ctx_of(req), ino, name, NULL, 0, 0);
 	fuse_reply_err(req, -rc);
 }
@@ -393,7 +403,9 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = store_xattr_get(txn, ino, name, buf, size, &len);
+		rc = fs_cond_reserved(name)
+			     ? fs_cond_getxattr(req, txn, ino, name, buf, size, &len)
+			     : store_xattr_get(txn, ino, name, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);
@@ -418,7 +430,7 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = store_xattr_list(txn, ino, buf, size, &len);
+		rc = fs_cond_listxattr(txn, ino, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);

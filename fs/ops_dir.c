@@ -404,6 +404,9 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
 		goto out;
 	}
+	rc = fs_cond_rename(txn, &s->a, &d->a, flags); /* user.itemfs.if_version */
+	if (rc)
+		goto out;
 	fs_now(&now);
 	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
 				       : rename_move(ctx, txn, s, d, flags, &now);

@@ -3,7 +3,8 @@
  * shell tool on a stock Debian 12 makes: renameat2() with its flags, mknod()
  * of a regular file, open() with chosen flags, setxattr() with
  * XATTR_CREATE/XATTR_REPLACE, one write() of N bytes, a writer that holds
- * its file open and writes, fsyncs and closes when told, and flipping one stored byte of an
+ * its file open and writes, fsyncs and closes when told, a conditional
+ * write through a descriptor (condwrite), and flipping one stored byte of an
  * item in a store's LMDB "data" database (to test checksums).
  *
  * Each system-call command prints "OK" (exit 0) or the errno name, such as
@@ -48,7 +49,11 @@ static int usage(void)
 	      "  open PATH FLAG[,FLAG...]   (rdonly wronly rdwr creat excl trunc append)\n"
 	      "  setxattr PATH NAME VALUE none|create|replace\n"
 	      "  write PATH NBYTES          (O_WRONLY|O_CREAT|O_TRUNC, one write(), close)\n"
-	      "  hold PATH trunc|append|rdwr  (then stdin: write TEXT | fsync | close)\n"
+	      "  hold PATH trunc|append|rdwr  (then stdin: write TEXT | fsync | close\n"
+	      "                             | cond TOKEN: setxattr user.itemfs.if_version)\n"
+	      "  condwrite PATH TOKEN TEXT [fsync]  (open O_WRONLY|O_TRUNC, setxattr\n"
+	      "                             user.itemfs.if_version TOKEN on PATH, write TEXT,\n"
+	      "                             [fsync], close: the first failure is printed)\n"
 	      "  readhold PATH [direct]     (O_RDONLY, O_DIRECT with direct; then stdin:\n"
 	      "                             read: the whole item from offset 0 as one line\n"
 	      "                             | fsync | close)\n"
@@ -239,12 +244,42 @@ static int cmd_hold(int argc, char **argv)
 			report(w < 0 ? -1 : 0);
 		} else if (strcmp(line, "fsync") == 0) {
 			report(fsync(fd));
+		} else if (strncmp(line, "cond ", 5) == 0) {
+			report(setxattr(argv[0], "user.itemfs.if_version", line + 5,
+					strlen(line + 5), 0));
 		} else if (strcmp(line, "close") == 0) {
 			break;
 		} else {
 			fprintf(stderr, "hold: unknown command '%s'\n", line);
 			return 2;
 		}
+	}
+	return report(close(fd));
+}
+
+/*
+ * condwrite PATH TOKEN TEXT [fsync]: a conditional write through a
+ * descriptor (docs/dynamodb.md): the condition is set on the path by the
+ * process that has it open for writing, so the descriptor holds it, and
+ * close(2) (or fsync(2)) reports ECANCELED when it no longer holds.
+ */
+static int cmd_condwrite(int argc, char **argv)
+{
+	size_t len;
+	int fd, e;
+
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "fsync") != 0))
+		return usage();
+	len = strlen(argv[2]);
+	fd = open(argv[0], O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return report(-1);
+	if (setxattr(argv[0], "user.itemfs.if_version", argv[1], strlen(argv[1]), 0) != 0 ||
+	    write(fd, argv[2], len) != (ssize_t)len || (argc == 4 && fsync(fd) != 0)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return report(-1);
 	}
 	return report(close(fd));
 }
@@ -505,7 +540,7 @@ int main(int argc, char **argv)
 		{"rename", cmd_rename},	    {"mknod", cmd_mknod}, {"open", cmd_open},
 		{"setxattr", cmd_setxattr}, {"write", cmd_write}, {"hold", cmd_hold},
 		{"flip", cmd_flip},	    {"readhold", cmd_readhold}, {"fsync", cmd_fsync},
-		{"renamerace", cmd_renamerace},
+		{"renamerace", cmd_renamerace}, {"condwrite", cmd_condwrite},
 	};
 
 	if (argc < 2)
