@@ -319,6 +319,54 @@ restart_itemfs() {
 	start_itemfs "$@"
 }
 
+# ---- writers that hold a file open (itest_helper hold) -------------------
+
+declare -A HOLDER_PID HOLDER_IN HOLDER_OUT
+
+# hold ID PATH trunc|append|rdwr: starts writer ID holding PATH open.
+hold() {
+	local id=$1 path=$2 mode=$3 line fd
+	mkfifo "$T/hold-$id.in" "$T/hold-$id.out"
+	"$HELPER" hold "$path" "$mode" <"$T/hold-$id.in" >"$T/hold-$id.out" &
+	HOLDER_PID[$id]=$!
+	BG_PIDS+=($!)
+	exec {fd}>"$T/hold-$id.in"
+	HOLDER_IN[$id]=$fd
+	exec {fd}<"$T/hold-$id.out"
+	HOLDER_OUT[$id]=$fd
+	read -r -t 20 -u "${HOLDER_OUT[$id]}" line || fail "writer $id: no answer from itest_helper hold $path $mode"
+	assert_eq ready "$line" "writer $id opening $path ($mode)"
+}
+
+# hold_expect ID RESULT COMMAND: writer ID runs COMMAND (write TEXT, fsync,
+# cond TOKEN, close), which must answer RESULT (OK or an errno name). After
+# close the writer exits: with status 0 when its close answered OK.
+hold_expect() {
+	local id=$1 want=$2 line in out
+	shift 2
+	echo "$*" >&"${HOLDER_IN[$id]}"
+	read -r -t 20 -u "${HOLDER_OUT[$id]}" line || fail "writer $id: no answer to '$*'"
+	assert_eq "$want" "$line" "writer $id: $*"
+	if [ "$1" = close ]; then
+		if [ "$want" = OK ]; then
+			wait "${HOLDER_PID[$id]}" || fail "writer $id exited with $?"
+		else
+			wait "${HOLDER_PID[$id]}" || true
+		fi
+		in=${HOLDER_IN[$id]}
+		out=${HOLDER_OUT[$id]}
+		exec {in}>&- {out}<&-
+		rm -f "$T/hold-$id.in" "$T/hold-$id.out"
+	fi
+}
+
+# hold_do ID COMMAND: hold_expect ID OK COMMAND.
+hold_do() {
+	local id=$1
+	shift
+	hold_expect "$id" OK "$@"
+}
+
 # mount_tmpfs DIR SIZE: a tmpfs unmounted by the exit trap (after itemfs).
 mount_tmpfs() {
 	mkdir -p "$1"

@@ -14,38 +14,6 @@ start_itemfs
 mkdir "$MNT/t"
 D=$MNT/t
 
-declare -A HOLD_PID HOLD_IN HOLD_OUT
-
-# hold ID PATH trunc|append|rdwr: starts writer ID holding PATH open.
-hold() {
-	local id=$1 path=$2 mode=$3 line fd
-	mkfifo "$T/hold-$id.in" "$T/hold-$id.out"
-	"$HELPER" hold "$path" "$mode" <"$T/hold-$id.in" >"$T/hold-$id.out" &
-	HOLD_PID[$id]=$!
-	BG_PIDS+=($!)
-	exec {fd}>"$T/hold-$id.in"
-	HOLD_IN[$id]=$fd
-	exec {fd}<"$T/hold-$id.out"
-	HOLD_OUT[$id]=$fd
-	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer from itest_helper hold $path $mode"
-	assert_eq ready "$line" "writer $id opening $path ($mode)"
-}
-# hold_do ID COMMAND: writer ID runs COMMAND (write TEXT, fsync, close).
-hold_do() {
-	local id=$1 line in out
-	shift
-	echo "$*" >&"${HOLD_IN[$id]}"
-	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer to '$*'"
-	assert_eq OK "$line" "writer $id: $*"
-	if [ "$1" = close ]; then
-		wait "${HOLD_PID[$id]}" || fail "writer $id exited with $?"
-		in=${HOLD_IN[$id]}
-		out=${HOLD_OUT[$id]}
-		exec {in}>&- {out}<&-
-		rm -f "$T/hold-$id.in" "$T/hold-$id.out"
-	fi
-}
-
 step "O_TRUNC and partial writes are invisible to other openers until close"
 printf 'old version' >"$D/f"
 hold w "$D/f" trunc

@@ -25,38 +25,6 @@ names() {
 	getfattr --absolute-names -m - -- "$1" | grep -v '^#' | grep . || true
 }
 
-declare -A HOLD_PID HOLD_IN HOLD_OUT
-# hold ID PATH trunc|rdwr: writer ID holds PATH open (itest_helper hold).
-hold() {
-	local id=$1 path=$2 mode=$3 line fd
-	mkfifo "$T/hold-$id.in" "$T/hold-$id.out"
-	"$HELPER" hold "$path" "$mode" <"$T/hold-$id.in" >"$T/hold-$id.out" &
-	HOLD_PID[$id]=$!
-	BG_PIDS+=($!)
-	exec {fd}>"$T/hold-$id.in"
-	HOLD_IN[$id]=$fd
-	exec {fd}<"$T/hold-$id.out"
-	HOLD_OUT[$id]=$fd
-	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer from hold $path"
-	assert_eq ready "$line" "writer $id opening $path ($mode)"
-}
-# hold_do ID RESULT COMMAND: writer ID runs COMMAND (write TEXT, cond
-# TOKEN, fsync, close), which must answer RESULT (OK or an errno name).
-hold_do() {
-	local id=$1 want=$2 line in out
-	shift 2
-	echo "$*" >&"${HOLD_IN[$id]}"
-	read -r -t 20 -u "${HOLD_OUT[$id]}" line || fail "writer $id: no answer to '$*'"
-	assert_eq "$want" "$line" "writer $id: $*"
-	if [ "$1" = close ]; then
-		wait "${HOLD_PID[$id]}" || true
-		in=${HOLD_IN[$id]}
-		out=${HOLD_OUT[$id]}
-		exec {in}>&- {out}<&-
-		rm -f "$T/hold-$id.in" "$T/hold-$id.out"
-	fi
-}
-
 step "the token is INO:VERSION and changes with every new version of the data"
 printf one >"$D/a"
 t1=$(tok "$D/a")
@@ -205,50 +173,50 @@ assert_cmp "$T/desc.before" "$D/desc"
 assert_eq "$td2" "$(tok "$D/desc")" "token after the canceled writes"
 step "... the check is at commit: another writer commits in between"
 hold w1 "$D/desc" rdwr
-hold_do w1 OK cond "$td2"
-hold_do w1 OK write XX
+hold_expect w1 OK cond "$td2"
+hold_expect w1 OK write XX
 printf 'other' >"$D/desc" # another process's version, committed first
 cp -p "$D/desc" "$T/desc.before"
-hold_do w1 ECANCELED fsync
+hold_expect w1 ECANCELED fsync
 assert_cmp "$T/desc.before" "$D/desc"
-hold_do w1 OK close # rolled back: nothing left to commit
+hold_expect w1 OK close # rolled back: nothing left to commit
 assert_cmp "$T/desc.before" "$D/desc"
 step "... the condition follows the descriptor's own commits"
 t=$(tok "$D/desc")
 hold w2 "$D/desc" trunc
-hold_do w2 OK cond "$t"
-hold_do w2 OK write one
-hold_do w2 OK fsync
+hold_expect w2 OK cond "$t"
+hold_expect w2 OK write one
+hold_expect w2 OK fsync
 assert_eq one "$(cat "$D/desc")" "desc after the first conditional fsync"
-hold_do w2 OK write two
-hold_do w2 OK fsync
+hold_expect w2 OK write two
+hold_expect w2 OK fsync
 assert_eq onetwo "$(cat "$D/desc")" "desc after the second conditional fsync"
 printf 'intruder' >"$D/desc"
-hold_do w2 OK write three
-hold_do w2 ECANCELED close
+hold_expect w2 OK write three
+hold_expect w2 ECANCELED close
 assert_eq intruder "$(cat "$D/desc")" "desc after a commit that lost"
 step "... a truncation alone (O_TRUNC, no write) is reported by close too"
 t=$(tok "$D/desc")
 printf 'changed' >"$D/desc"
 hold w3 "$D/desc" trunc
-hold_do w3 OK cond "$t"
-hold_do w3 ECANCELED close
+hold_expect w3 OK cond "$t"
+hold_expect w3 ECANCELED close
 assert_eq changed "$(cat "$D/desc")" "desc after a conditional O_TRUNC that lost"
 step "... the descriptor's item was replaced by rename (ABA through a descriptor)"
 t=$(tok "$D/desc")
 hold w4 "$D/desc" rdwr
-hold_do w4 OK cond "$t"
-hold_do w4 OK write X
+hold_expect w4 OK cond "$t"
+hold_expect w4 OK write X
 printf 'replacement' >"$D/desc.new"
 mv "$D/desc.new" "$D/desc"
-hold_do w4 ECANCELED close
+hold_expect w4 ECANCELED close
 assert_eq replacement "$(cat "$D/desc")" "desc after the writer of the replaced item"
 step "... set by another process (setfattr), the condition is stored instead"
 t=$(tok "$D/desc")
 hold w5 "$D/desc" rdwr
 cond "$D/desc" "$t" # setfattr: a process of its own, without the file open
-hold_do w5 OK write Y
-hold_do w5 OK close
+hold_expect w5 OK write Y
+hold_expect w5 OK close
 assert_eq "Yeplacement" "$(cat "$D/desc")" "desc after an unconditioned writer"
 assert_eq "$t" "$(getfattr --absolute-names --only-values -n user.itemfs.if_version "$D/desc")" "the stored condition"
 setfattr -x user.itemfs.if_version "$D/desc"
