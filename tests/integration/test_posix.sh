@@ -154,14 +154,18 @@ step "attributes seen while a writer is open are not kept past its commit"
 # the item committed) by every command that inherits it.
 printf 'old' >"$D/pending"
 coproc HOLD { "$HELPER" hold "$D/pending" trunc; }
-read -r -t 20 -u "${HOLD[0]}" line && assert_eq ready "$line" "writer open"
-echo "write abcd" >&"${HOLD[1]}"
-read -r -t 20 -u "${HOLD[0]}" line && assert_eq OK "$line" "writer: write"
+# Copies of its pipes: bash unsets HOLD when the helper exits (after close).
+exec {hold_out}<&"${HOLD[0]}" {hold_in}>&"${HOLD[1]}"
+hold_pid=$HOLD_PID
+read -r -t 20 -u "$hold_out" line && assert_eq ready "$line" "writer open"
+echo "write abcd" >&"$hold_in"
+read -r -t 20 -u "$hold_out" line && assert_eq OK "$line" "writer: write"
 assert_eq 4 "$(st %s "$D/pending")" "size seen during the write"
 sleep 0.05
-echo close >&"${HOLD[1]}"
-read -r -t 20 -u "${HOLD[0]}" line && assert_eq OK "$line" "writer: close"
-wait "$HOLD_PID"
+echo close >&"$hold_in"
+read -r -t 20 -u "$hold_out" line && assert_eq OK "$line" "writer: close"
+exec {hold_out}<&- {hold_in}>&-
+wait "$hold_pid" || true # reaped already if bash saw it exit
 seen=$(st '%s %.9Y %.9Z' "$D/pending")
 sync "$D"
 restart_itemfs

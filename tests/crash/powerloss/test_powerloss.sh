@@ -18,14 +18,15 @@
 #    commit (which a real disk never loses) must be caught, by check or the
 #    verifier (or a crash of the daemon reading them), at least once.
 #
-# POWERLOSS_IMAGES (default 300; 60 for an ASan daemon) images in all,
+# POWERLOSS_IMAGES (default 150; 30 for an ASan daemon: CI's budget;
+# more for a longer run) images in all,
 # spread over the sessions; POWERLOSS_NEGATIVE (default 10) wrong images.
 source "$(dirname "${BASH_SOURCE[0]}")/../crashlib.sh"
 
 : "${IOLOG:?IOLOG must name the iolog shim (libiolog.so)}"
 : "${CRASHIMG:?CRASHIMG must name the crashimg binary}"
 
-IMAGES=${POWERLOSS_IMAGES:-$([ -n "$ASAN_BUILD" ] && echo 60 || echo 300)}
+IMAGES=${POWERLOSS_IMAGES:-$([ -n "$ASAN_BUILD" ] && echo 30 || echo 150)}
 NEGATIVE=${POWERLOSS_NEGATIVE:-10}
 END_IMAGES=3 # per session
 # Session settings: fsync percentage of the storm (0: only the commit
