@@ -64,7 +64,7 @@ static int parse_u64(const char *p, size_t n, uint64_t *out)
  * "INO:VERSION" exactly as user.itemfs.version gives it, or "absent".
  * Errors: -EINVAL for anything else.
  */
-static int cond_parse(const char *v, size_t size, struct fs_cond *out)
+int fs_cond_parse(const char *v, size_t size, struct fs_cond *out)
 {
 	const char *colon = memchr(v, ':', size);
 	struct fs_cond c = {.set = true};
@@ -89,7 +89,7 @@ static size_t cond_format(const struct fs_cond *c, char *buf)
 }
 
 /* Whether the item a (NULL: the name is free) satisfies c. */
-static bool cond_holds(const struct fs_cond *c, const struct store_attr *a)
+bool fs_cond_holds(const struct fs_cond *c, const struct store_attr *a)
 {
 	if (c->absent)
 		return a == NULL;
@@ -142,7 +142,7 @@ int fs_cond_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		return -EPERM;
 	if (strcmp(name, FS_COND_IF) != 0)
 		return value ? -EINVAL : -ENODATA;
-	if (value && (rc = cond_parse(value, size, &c)))
+	if (value && (rc = fs_cond_parse(value, size, &c)))
 		return rc;
 	w = writer_of(ctx, ino, pid);
 	if (w && (value || w->cond.set)) {
@@ -259,7 +259,7 @@ static int stored_cond(struct store_txn *txn, const struct store_attr *a, struct
 		return 0;
 	if (rc == -ERANGE)
 		return -EINVAL;
-	return rc ? rc : cond_parse(v, len, out);
+	return rc ? rc : fs_cond_parse(v, len, out);
 }
 
 /*
@@ -284,7 +284,7 @@ int fs_cond_rename(struct store_txn *txn, const struct store_attr *src,
 	}
 	if (!c.set)
 		return 0;
-	if (!cond_holds(&c, dst->ino ? dst : NULL))
+	if (!fs_cond_holds(&c, dst->ino ? dst : NULL))
 		return -ECANCELED;
 	return store_xattr_remove(txn, src->ino, FS_COND_IF);
 }
@@ -323,7 +323,7 @@ int fs_cond_check_commit(struct fs_ctx *ctx, struct store_txn *txn, struct fs_fi
 
 	if (!f->cond.set || (rc && rc != -ENOENT))
 		return rc;
-	if (rc == 0 && a->nlink > 0 && cond_holds(&f->cond, a))
+	if (rc == 0 && a->nlink > 0 && fs_cond_holds(&f->cond, a))
 		return 0;
 	cond_format(&f->cond, held);
 	fs_inode_path(&ctx->itab, f->inode->ino, path, sizeof(path));

@@ -95,6 +95,9 @@ struct fs_inode {
 	bool recent;            /* looked up since the trimming clock last passed */
 	bool trimmed;           /* the kernel was asked to forget its name (fs_itab_trim()) */
 	bool orphan;            /* its last name is gone; the store keeps it while we hold it */
+	bool replaced;		/* a transaction (txn.c) put another item at its name behind
+				 * the kernel's back: opens of it get ESTALE, and the kernel
+				 * looks the name up again */
 	struct fs_inode *next;  /* hash chain */
 };
 
@@ -108,9 +111,10 @@ struct fs_inode_table {
 
 /* What fuse_file_info.fh points at: both handle types begin with this. */
 enum fs_handle_kind {
-	FS_HANDLE_FILE = 0x66696c65, /* struct fs_file */
-	FS_HANDLE_DIR = 0x64697220,  /* struct fs_dir */
+	FS_HANDLE_FILE = 0x66696c65,  /* struct fs_file */
+	FS_HANDLE_DIR = 0x64697220,   /* struct fs_dir */
 	FS_HANDLE_STATS = 0x73746174, /* struct fs_stats_file */
+	FS_HANDLE_TXN = 0x74786e20,   /* struct fs_txn_file (txn.c) */
 };
 
 /*
@@ -192,6 +196,10 @@ struct fs_view_stats {
 	uint64_t inode_trims;	     /* ... of them names dropped to keep to max_inodes */
 	uint64_t opens_cached;	     /* opens served through the kernel's page cache */
 	uint64_t opens_direct;	     /* opens served with direct I/O */
+	uint64_t txn_applied;	     /* transactions (txn.c) applied */
+	uint64_t txn_actions;	     /* ... their actions */
+	uint64_t txn_canceled;	     /* transactions refused by a condition (ECANCELED) */
+	uint64_t txn_failed;	     /* ... refused for another reason */
 };
 
 struct fs_notifier;
@@ -233,17 +241,21 @@ struct fs_ctx {
 	struct fs_waiting_open *waiting; /* opens for writing held back (ops_file.c) */
 	bool view_wrote;              /* this request wrote: the cache is bypassed until
 				       * its records are applied */
+	bool view_behind_kernel;      /* this request changed names the kernel did not see
+				       * change (txn.c): its records are noted to the kernel
+				       * as other mounts' are */
 	struct fs_view_stats stats;
 };
 
-/* Inode numbers of the hidden, read-only .itemfs directory and its stats file. */
+/* Inode numbers of the hidden .itemfs directory, its stats and its txn file. */
 #define FS_INO_HIDDEN_DIR (UINT64_MAX - 1)
 #define FS_INO_STATS (UINT64_MAX - 2)
+#define FS_INO_TXN (UINT64_MAX - 3)
 #define FS_HIDDEN_NAME ".itemfs"
 
 static inline bool fs_ino_is_hidden(uint64_t ino)
 {
-	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS;
+	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS || ino == FS_INO_TXN;
 }
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
@@ -276,7 +288,7 @@ void fs_view_stop(struct fs_ctx *ctx);
 void fs_view_destroy(struct fs_ctx *ctx);
 void fs_view_refresh(struct fs_ctx *ctx, bool strong);
 void fs_view_after_request(struct fs_ctx *ctx);
-void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req);
+void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req, int err);
 void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_trim_inodes(struct fs_ctx *ctx);
@@ -316,6 +328,8 @@ int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 /* fs/cmd_stats.c: `itemfs stats MOUNTPOINT [--json]` */
 int cmd_stats(int argc, char **argv);
+/* fs/cmd_txn.c: `itemfs txn MOUNTPOINT MANIFEST` */
+int cmd_txn(int argc, char **argv);
 
 /* fs/inode.c */
 int fs_itab_init(struct fs_inode_table *t);
@@ -374,6 +388,8 @@ int fs_cond_getxattr(fuse_req_t req, struct store_txn *txn, fuse_ino_t ino, cons
 		     char *buf, size_t size, size_t *len);
 int fs_cond_listxattr(struct store_txn *txn, fuse_ino_t ino, char *buf, size_t size,
 		      size_t *len);
+int fs_cond_parse(const char *v, size_t size, struct fs_cond *out);
+bool fs_cond_holds(const struct fs_cond *c, const struct store_attr *a);
 int fs_cond_rename(struct store_txn *txn, const struct store_attr *src,
 		   const struct store_attr *dst, unsigned flags);
 int fs_cond_check_commit(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f, int rc,
@@ -396,6 +412,35 @@ void fs_orphans_reap(struct fs_ctx *ctx);
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		 const char *target, struct store_attr *out);
+
+/* fs/ops_dir.c: unlink and rename inside a caller's transaction (txn.c) */
+struct fs_rename_end {
+	uint64_t dir;
+	const char *name;
+	size_t len;
+	struct store_attr a; /* the inode it names; a.ino 0 if none */
+};
+int fs_remove_in(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		 size_t len, bool want_dir, uint64_t *ino);
+int fs_rename_in(struct fs_ctx *ctx, struct store_txn *txn, struct fs_rename_end *s,
+		 struct fs_rename_end *d, unsigned flags);
+
+/* fs/txn.c: multi-item transactions through .itemfs/txn (docs/dynamodb.md) */
+struct fs_txn_file;
+static inline struct fs_txn_file *fs_txn_file_of(const struct fuse_file_info *fi)
+{
+	const enum fs_handle_kind *kind =
+	    fi ? (const enum fs_handle_kind *)(uintptr_t)fi->fh : NULL;
+
+	return kind && *kind == FS_HANDLE_TXN ? (struct fs_txn_file *)(uintptr_t)fi->fh : NULL;
+}
+void fs_txn_open(fuse_req_t req, struct fuse_file_info *fi);
+void fs_txn_write_op(fuse_req_t req, struct fs_txn_file *t, const char *buf, size_t size,
+		     off_t off);
+void fs_txn_read_op(fuse_req_t req, struct fs_txn_file *t, size_t size, off_t off);
+void fs_txn_flush(fuse_req_t req, struct fs_txn_file *t);
+void fs_txn_fsync(fuse_req_t req, struct fs_txn_file *t);
+void fs_txn_release(fuse_req_t req, struct fs_txn_file *t);
 
 /* The fuse_lowlevel_ops handlers, by source file. */
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -2,7 +2,9 @@
  * hidden.c - MOUNTPOINT/.itemfs, a read-only directory that readdir of the
  * top level never lists (so tar, rsync and find never pick it up), holding
  * `stats`: the read cache's and the consistency machinery's counters as
- * "name value" lines (docs/consistency.md; `itemfs stats` formats them).
+ * "name value" lines (docs/consistency.md; `itemfs stats` formats them);
+ * and `txn`, where a manifest of a multi-item transaction is written
+ * (txn.c; docs/dynamodb.md).
  * Its inode numbers are above any the store hands out. The name is
  * reserved: no table can be called .itemfs.
  */
@@ -29,7 +31,7 @@ void fs_hidden_attr(uint64_t ino, struct store_attr *a)
 		a->mode = S_IFDIR | 0555;
 		a->nlink = 2;
 	} else {
-		a->mode = S_IFREG | 0444;
+		a->mode = S_IFREG | (ino == FS_INO_TXN ? 0666 : 0444);
 		a->nlink = 1;
 	}
 }
@@ -59,6 +61,8 @@ bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == FS_INO_HIDDEN_DIR) {
 		if (strcmp(name, "stats") == 0)
 			reply_hidden_entry(req, FS_INO_STATS);
+		else if (strcmp(name, "txn") == 0)
+			reply_hidden_entry(req, FS_INO_TXN);
 		else
 			fuse_reply_err(req, ENOENT);
 		return true;
@@ -83,6 +87,10 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (ino == FS_INO_HIDDEN_DIR) {
 		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (ino == FS_INO_TXN) {
+		fs_txn_open(req, fi);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -117,22 +125,35 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
+	static const struct {
+		const char *name;
+		uint64_t ino;
+	} names[] = {{"stats", FS_INO_STATS}, {"txn", FS_INO_TXN}};
+	const size_t n = sizeof(names) / sizeof(names[0]);
+
 	d = calloc(1, sizeof(*d));
 	if (d)
-		d->ents = calloc(1, sizeof(*d->ents));
-	if (d && d->ents)
-		d->ents[0].name = strdup("stats");
-	if (!d || !d->ents || !d->ents[0].name) {
-		if (d)
+		d->ents = calloc(n, sizeof(*d->ents));
+	for (size_t i = 0; d && d->ents && i < n; i++) {
+		d->ents[i].name = strdup(names[i].name);
+		if (!d->ents[i].name)
+			break;
+		d->ents[i].ino = names[i].ino;
+		d->ents[i].mode = S_IFREG;
+		d->count = i + 1;
+	}
+	if (!d || !d->ents || d->count < n) {
+		if (d) {
+			for (size_t i = 0; i < d->count; i++)
+				free(d->ents[i].name);
 			free(d->ents);
+		}
 		free(d);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	d->kind = FS_HANDLE_DIR;
 	d->ino = ino;
-	d->ents[0].ino = FS_INO_STATS;
-	d->ents[0].mode = S_IFREG;
-	d->count = d->cap = 1;
+	d->cap = n;
 	fs_dir_open_reply(req, fi, d);
 }

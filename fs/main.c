@@ -379,6 +379,8 @@ int main(int argc, char **argv)
 		return cmd_restore(argc - 2, argv + 2);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(argc - 2, argv + 2);
+	if (strcmp(cmd, "txn") == 0)
+		return cmd_txn(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("itemfs %s (libfuse %d.%d, store format %u)\n", ITEMFS_VERSION,
 		       fuse_version() / 100, fuse_version() % 100, STORE_FORMAT_VERSION);

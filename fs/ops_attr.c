@@ -238,8 +238,15 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct store_attr a;
-	int rc = fs_ino_is_hidden(ino) ? -EPERM : do_setattr(req, ino, attr, to_set, fi, &a);
+	int rc;
 
+	if (ino == FS_INO_TXN && to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0) {
+		/* open(O_TRUNC) of .itemfs/txn (a shell's >): its size is always 0 */
+		fs_hidden_attr(ino, &a);
+		rc = 0;
+	} else {
+		rc = fs_ino_is_hidden(ino) ? -EPERM : do_setattr(req, ino, attr, to_set, fi, &a);
+	}
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else

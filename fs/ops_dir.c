@@ -192,14 +192,42 @@ static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 }
 
 /*
- * Removes parent/name; want_dir selects rmdir (the entry must be an empty
- * directory) or unlink (it must not be a directory).
+ * Removes parent/name (len bytes, checked) in txn; want_dir selects rmdir
+ * (the entry must be an empty directory) or unlink (it must not be a
+ * directory). On success *ino (may be NULL) is the inode it named.
  */
+int fs_remove_in(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		 size_t len, bool want_dir, uint64_t *ino)
+{
+	struct store_attr a;
+	struct timespec now;
+	int rc = store_dirent_get(txn, parent, name, len, &a.ino);
+
+	if (rc == 0)
+		rc = store_inode_get(txn, a.ino, &a);
+	if (rc)
+		return rc;
+	if (want_dir && !S_ISDIR(a.mode))
+		return -ENOTDIR;
+	if (!want_dir && S_ISDIR(a.mode))
+		return -EISDIR;
+	if (want_dir && (rc = store_dir_is_empty(txn, a.ino)) != 1)
+		return rc < 0 ? rc : -ENOTEMPTY;
+	fs_now(&now);
+	rc = store_dirent_remove(txn, parent, name, len, NULL);
+	if (rc == 0)
+		rc = want_dir ? store_inode_free(txn, a.ino)
+			       : settle_inode(ctx, txn, a.ino, &now, FS_KEEP_IF_OPEN);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, parent, &now);
+	if (rc == 0 && ino)
+		*ino = a.ino;
+	return rc;
+}
+
 static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool want_dir)
 {
 	struct store_txn *txn;
-	struct store_attr a;
-	struct timespec now;
 	size_t len;
 	int rc = fs_check_entry(parent, name, &len);
 
@@ -208,29 +236,9 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
-	rc = store_dirent_get(txn, parent, name, len, &a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, a.ino, &a);
-	if (rc)
-		goto out;
-	if (want_dir && !S_ISDIR(a.mode))
-		rc = -ENOTDIR;
-	else if (!want_dir && S_ISDIR(a.mode))
-		rc = -EISDIR;
-	else if (want_dir)
-		rc = store_dir_is_empty(txn, a.ino) == 1 ? 0 : -ENOTEMPTY;
-	if (rc)
-		goto out;
-	fs_now(&now);
-	rc = store_dirent_remove(txn, parent, name, len, NULL);
-	if (rc == 0)
-		rc = want_dir ? store_inode_free(txn, a.ino)
-			       : settle_inode(ctx, txn, a.ino, &now, FS_KEEP_IF_OPEN);
-	if (rc == 0)
-		rc = fs_touch_dir(txn, parent, &now);
+	rc = fs_remove_in(ctx, txn, parent, name, len, want_dir, NULL);
 	if (rc == 0)
 		return store_txn_commit(txn);
-out:
 	store_txn_abort(txn);
 	return rc;
 }
@@ -305,14 +313,7 @@ static int check_not_below(struct store_txn *txn, uint64_t dir, uint64_t ino)
 	return -ELOOP;
 }
 
-struct rename_end {
-	uint64_t dir;
-	const char *name;
-	size_t len;
-	struct store_attr a; /* the inode it names; a.ino 0 if none */
-};
-
-static int rename_exchange(struct store_txn *txn, struct rename_end *s, struct rename_end *d)
+static int rename_exchange(struct store_txn *txn, struct fs_rename_end *s, struct fs_rename_end *d)
 {
 	int rc;
 
@@ -335,8 +336,8 @@ static int rename_exchange(struct store_txn *txn, struct rename_end *s, struct r
 	return rc;
 }
 
-static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct rename_end *s,
-		       struct rename_end *d, unsigned flags, const struct timespec *now)
+static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct fs_rename_end *s,
+		       struct fs_rename_end *d, unsigned flags, const struct timespec *now)
 {
 	int rc;
 
@@ -370,11 +371,55 @@ static int rename_move(struct fs_ctx *ctx, struct store_txn *txn, struct rename_
 	return rc;
 }
 
-static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end *d,
+/*
+ * The rename of s over d (names checked, lengths set) with flags, in txn:
+ * looks both ends up (filling s->a and d->a; d->a.ino 0 when d is free),
+ * checks d's condition (user.itemfs.if_version on s), and moves or
+ * exchanges the names, settling what they named. Returns 1 when there was
+ * nothing to do (two names of one inode), 0 when renamed, or an errno.
+ */
+int fs_rename_in(struct fs_ctx *ctx, struct store_txn *txn, struct fs_rename_end *s,
+		 struct fs_rename_end *d, unsigned flags)
+{
+	struct timespec now;
+	int rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
+
+	if (rc == 0)
+		rc = store_inode_get(txn, s->a.ino, &s->a);
+	if (rc)
+		return rc;
+	rc = store_dirent_get(txn, d->dir, d->name, d->len, &d->a.ino);
+	if (rc == 0)
+		rc = store_inode_get(txn, d->a.ino, &d->a);
+	else if (rc == -ENOENT)
+		d->a.ino = 0, rc = 0;
+	if (rc)
+		return rc;
+	if (d->a.ino == s->a.ino) {
+		/* Two names of one inode (or the same name): POSIX says do nothing. */
+		return (flags & RENAME_NOREPLACE) ? -EEXIST : 1;
+	}
+	rc = fs_cond_rename(txn, &s->a, &d->a, flags); /* user.itemfs.if_version */
+	if (rc)
+		return rc;
+	fs_now(&now);
+	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
+				       : rename_move(ctx, txn, s, d, flags, &now);
+	if (rc == 0)
+		rc = settle_inode(ctx, txn, s->a.ino, &now, FS_KEEP_IF_HELD);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = settle_inode(ctx, txn, d->a.ino, &now, FS_KEEP_IF_HELD);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, s->dir, &now);
+	if (rc == 0 && d->dir != s->dir)
+		rc = fs_touch_dir(txn, d->dir, &now);
+	return rc;
+}
+
+static int do_rename(struct fs_ctx *ctx, struct fs_rename_end *s, struct fs_rename_end *d,
 		     unsigned flags)
 {
 	struct store_txn *txn;
-	struct timespec now;
 	int rc;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -387,50 +432,19 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
-	rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, s->a.ino, &s->a);
-	if (rc)
-		goto out;
-	rc = store_dirent_get(txn, d->dir, d->name, d->len, &d->a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, d->a.ino, &d->a);
-	else if (rc == -ENOENT)
-		d->a.ino = 0, rc = 0;
-	if (rc)
-		goto out;
-	if (d->a.ino == s->a.ino) {
-		/* Two names of one inode (or the same name): POSIX says do nothing. */
-		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
-		goto out;
-	}
-	rc = fs_cond_rename(txn, &s->a, &d->a, flags); /* user.itemfs.if_version */
-	if (rc)
-		goto out;
-	fs_now(&now);
-	rc = (flags & RENAME_EXCHANGE) ? rename_exchange(txn, s, d)
-				       : rename_move(ctx, txn, s, d, flags, &now);
-	if (rc == 0)
-		rc = settle_inode(ctx, txn, s->a.ino, &now, FS_KEEP_IF_HELD);
-	if (rc == 0 && (flags & RENAME_EXCHANGE))
-		rc = settle_inode(ctx, txn, d->a.ino, &now, FS_KEEP_IF_HELD);
-	if (rc == 0)
-		rc = fs_touch_dir(txn, s->dir, &now);
-	if (rc == 0 && d->dir != s->dir)
-		rc = fs_touch_dir(txn, d->dir, &now);
+	rc = fs_rename_in(ctx, txn, s, d, flags);
 	if (rc == 0)
 		return store_txn_commit(txn);
-out:
 	store_txn_abort(txn);
-	return rc;
+	return rc == 1 ? 0 : rc;
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct rename_end s = {.dir = parent, .name = name};
-	struct rename_end d = {.dir = newparent, .name = newname};
+	struct fs_rename_end s = {.dir = parent, .name = name};
+	struct fs_rename_end d = {.dir = newparent, .name = newname};
 	int rc = do_rename(ctx, &s, &d, flags);
 
 	if (rc == 0) {

@@ -75,6 +75,14 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	if (rc)
 		goto err;
 	rc = store_inode_get(txn, ino, &f->attr);
+	if (rc == -ENOENT)
+		/*
+		 * The kernel resolved a name to an item that is gone: another
+		 * mount replaced or removed it between the lookup and the open.
+		 * ESTALE has the kernel look the name up again (LOOKUP_REVAL) and
+		 * open what is there now, or report ENOENT if nothing is.
+		 */
+		rc = -ESTALE;
 	if (rc == 0 && S_ISDIR(f->attr.mode))
 		rc = -EISDIR;
 	else if (rc == 0 && !S_ISREG(f->attr.mode))
@@ -200,6 +208,15 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (fs_ino_is_hidden(ino)) {
 		fs_hidden_open(req, ino, fi);
+		return;
+	}
+	if (in && in->replaced) {
+		/*
+		 * A transaction put a new item at the name the kernel resolved
+		 * to this one: ESTALE makes it look the name up again
+		 * (LOOKUP_REVAL) and open what is there now.
+		 */
+		fuse_reply_err(req, ESTALE);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) == O_RDONLY || !in || !in->ncached ||
@@ -347,6 +364,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	int rc;
 
 	(void)ino;
+	if (fs_txn_file_of(fi)) {
+		fs_txn_read_op(req, fs_txn_file_of(fi), size, off);
+		return;
+	}
 	if (!f) {
 		read_stats(req, fs_stats_file_of(fi), size, off);
 		return;
@@ -467,9 +488,14 @@ static int do_write(fuse_req_t req, struct fs_file *f, const char *buf, size_t s
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	int rc = do_write(req, fs_file_of(fi), buf, size, off);
+	int rc;
 
 	(void)ino;
+	if (fs_txn_file_of(fi)) {
+		fs_txn_write_op(req, fs_txn_file_of(fi), buf, size, off);
+		return;
+	}
+	rc = do_write(req, fs_file_of(fi), buf, size, off);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -481,7 +507,10 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = fs_file_of(fi);
 
 	(void)ino;
-	fuse_reply_err(req, f ? -fs_file_flush(fs_ctx_of(req), f) : 0);
+	if (fs_txn_file_of(fi))
+		fs_txn_flush(req, fs_txn_file_of(fi));
+	else
+		fuse_reply_err(req, f ? -fs_file_flush(fs_ctx_of(req), f) : 0);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -492,6 +521,10 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	(void)ino;
+	if (fs_txn_file_of(fi)) {
+		fs_txn_release(req, fs_txn_file_of(fi));
+		return;
+	}
 	if (s) {
 		free(s->text);
 		free(s);
@@ -560,6 +593,10 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 
 	(void)ino;
 	(void)datasync;
+	if (fs_txn_file_of(fi)) {
+		fs_txn_fsync(req, fs_txn_file_of(fi));
+		return;
+	}
 	if (!f) {
 		fuse_reply_err(req, 0); /* .itemfs/stats */
 		return;
@@ -573,7 +610,7 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	}
 	if (rc == 0 && drop_pages) {
 		fs_view_note_pages(ctx, f->inode->ino);
-		fs_view_reply_after_notes(ctx, req);
+		fs_view_reply_after_notes(ctx, req, 0);
 		return;
 	}
 	fuse_reply_err(req, -rc);

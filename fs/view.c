@@ -53,7 +53,8 @@ struct fs_note {
 	enum { NOTE_INODE, NOTE_ENTRY, NOTE_REPLY } kind;
 	uint64_t ino;	/* INODE: the inode; ENTRY: the parent */
 	bool pages;	/* INODE: its pages too, not only its attributes */
-	fuse_req_t req; /* REPLY: the request to answer with 0 */
+	fuse_req_t req; /* REPLY: the request to answer */
+	int err;	/* REPLY: with this errno (0: success) */
 	size_t namelen;
 	struct fs_note *next;
 	char name[];	/* ENTRY: NUL-terminated */
@@ -221,7 +222,7 @@ static void *notifier_main(void *arg)
 			fuse_lowlevel_notify_inval_entry(n->se, note->ino, note->name,
 							 note->namelen);
 		else
-			fuse_reply_err(note->req, 0);
+			fuse_reply_err(note->req, note->err);
 		free(note);
 		pthread_mutex_lock(&n->mu);
 	}
@@ -263,16 +264,17 @@ void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino)
 	fuse_lowlevel_notify_inval_inode(ctx->se, ino, -1, 0);
 }
 
-void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req)
+void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req, int err)
 {
 	struct fs_note *note = ctx->notifier ? calloc(1, sizeof(*note)) : NULL;
 
 	if (!note) {
-		fuse_reply_err(req, 0);
+		fuse_reply_err(req, err);
 		return;
 	}
 	note->kind = NOTE_REPLY;
 	note->req = req;
+	note->err = err;
 	queue_push(ctx->notifier, note);
 }
 
@@ -377,6 +379,8 @@ static int apply_change(void *arg, const struct store_change *c)
 	ctx->stats.changes++;
 	if (foreign)
 		ctx->stats.foreign_changes++;
+	/* Our own changes the kernel did not make itself: tell it as for others'. */
+	foreign = foreign || ctx->view_behind_kernel;
 	if (c->kind == STORE_CHANGE_INODE) {
 		cache_invalidate_ino(ctx->cache, c->ino);
 		in = fs_inode_find(&ctx->itab, c->ino);
@@ -712,6 +716,10 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "inodes.", "trimmed", ctx->stats.inode_trims);
 	stat_line(f, "files.", "open_cached", ctx->stats.opens_cached);
 	stat_line(f, "files.", "open_direct", ctx->stats.opens_direct);
+	stat_line(f, "txn.", "applied", ctx->stats.txn_applied);
+	stat_line(f, "txn.", "actions", ctx->stats.txn_actions);
+	stat_line(f, "txn.", "canceled", ctx->stats.txn_canceled);
+	stat_line(f, "txn.", "failed", ctx->stats.txn_failed);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return 0;

@@ -30,7 +30,7 @@ help=$("$ITEMFS" help)
 
 step "every command of 'itemfs help' is in itemfs(1): synopsis, commands, exit status"
 commands=$(printf '%s\n' "$help" | sed -n 's/^\(usage:\|      \) itemfs \([a-z]*\).*/\2/p' | sort -u)
-assert_eq "backup check help mount restore stats version" "$(echo $commands)" "commands in itemfs help"
+assert_eq "backup check help mount restore stats txn version" "$(echo $commands)" "commands in itemfs help"
 exit_section=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$MAN1")
 for c in $commands; do
 	grep -q "^\.SY \"itemfs $c" "$MAN1" || fail "itemfs(1) has no synopsis of itemfs $c"
