@@ -635,6 +635,68 @@ static int cmd_ycsb(const char *dir, long n, const struct bench_opts *o)
 	return rc;
 }
 
+/*
+ * cmd_pairs: O->samples durable updates of two items at once (a transfer):
+ * items a (scattered in [0, N - TABLES)) and a + TABLES, of one table, get
+ * new versions staged under .new-<name>, which then replace them, durably
+ * before the next pair: with TXN NULL by rename, rename and fsync of the
+ * table directory (what a program does on any file system); with TXN (an
+ * itemfs mount's .itemfs/txn) by one transaction: a manifest of two mv
+ * lines written to TXN and fsynced.
+ */
+static int cmd_pairs(const char *dir, long n, const struct bench_opts *o, const char *txn)
+{
+	char *buf = malloc((size_t)o->size + 1);
+	double start = now_secs();
+	long k;
+	int rc = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	for (k = 0; k < o->samples && rc == 0; k++) {
+		long i[2] = {scattered(k, n - o->tables), 0};
+		char path[2][4096], table[4096], staged[2][4096 + 32], manifest[512];
+		int fd, len = 0;
+
+		i[1] = i[0] + o->tables;
+		snprintf(table, sizeof(table), "%s/%s%ld", dir, o->prefix, i[0] % o->tables);
+		for (int e = 0; e < 2 && rc == 0; e++) {
+			item_path(path[e], sizeof(path[e]), dir, o, i[e]);
+			snprintf(staged[e], sizeof(staged[e]), "%s/.new-item%08ld", table, i[e]);
+			fill_buf(buf, o->size, i[e], (int)k + 1);
+			rc = write_item(staged[e], O_CREAT | O_TRUNC, buf, o->size);
+			len += snprintf(manifest + len, sizeof(manifest) - (size_t)len,
+					"mv %s%ld/.new-item%08ld %s%ld/item%08ld\n", o->prefix,
+					i[e] % o->tables, i[e], o->prefix, i[e] % o->tables, i[e]);
+		}
+		if (rc)
+			break;
+		if (txn) {
+			fd = open(txn, O_WRONLY | O_CLOEXEC);
+			if (fd < 0)
+				rc = fail_errno("open", txn);
+			else if (write(fd, manifest, (size_t)len) != len || fsync(fd) != 0)
+				rc = fail_errno("write and fsync", txn);
+			if (fd >= 0 && close(fd) != 0 && rc == 0)
+				rc = fail_errno("close", txn);
+			continue;
+		}
+		for (int e = 0; e < 2 && rc == 0; e++)
+			if (rename(staged[e], path[e]) != 0)
+				rc = fail_errno("rename", staged[e]);
+		fd = rc ? -1 : open(table, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rc == 0 && (fd < 0 || fsync(fd) != 0))
+			rc = fail_errno("fsync", table);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc == 0)
+		printf("RESULT %s ops=%ld secs=%.6f\n", txn ? "pairs-txn" : "pairs-rename",
+		       o->samples, now_secs() - start);
+	free(buf);
+	return rc;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void usage(void)
@@ -646,6 +708,7 @@ static void usage(void)
 		"       bench stat DIR N [-n SAMPLES] [-t TABLES]\n"
 		"       bench ycsb DIR N [-j THREADS] [-d SECS] [-z THETA] [-s SIZE] [-t TABLES]\n"
 		"       bench lat DIR N [-n SAMPLES] [-t TABLES]\n"
+		"       bench pairs DIR N [-n SAMPLES] [-t TABLES] [-x TXNFILE]\n"
 		"Items are DIR/<PREFIX><i %% TABLES>/item<i> (defaults: PREFIX t, TABLES 10,\n"
 		"SIZE 1024). Each phase prints: RESULT <name> ops=N secs=S [key=value...]\n");
 	exit(2);
@@ -678,7 +741,7 @@ int main(int argc, char **argv)
 	    .secs = 5.0,
 	    .theta = 0.99,
 	};
-	const char *cmd, *dir;
+	const char *cmd, *dir, *txn = NULL;
 	long a = 0, b = 0;
 	int c, rc, npos;
 
@@ -686,8 +749,11 @@ int main(int argc, char **argv)
 		usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "s:t:p:e:n:j:d:z:")) != -1) {
+	while ((c = getopt(argc, argv, "s:t:p:e:n:j:d:z:x:")) != -1) {
 		switch (c) {
+		case 'x':
+			txn = optarg;
+			break;
 		case 's':
 			o.size = parse_long(optarg, 0);
 			break;
@@ -737,6 +803,8 @@ int main(int argc, char **argv)
 		rc = cmd_ycsb(dir, a, &o);
 	else if (strcmp(cmd, "lat") == 0 && npos == 2 && a > 0)
 		rc = cmd_lat(dir, a, &o);
+	else if (strcmp(cmd, "pairs") == 0 && npos == 2 && a > o.tables)
+		rc = cmd_pairs(dir, a, &o, txn);
 	else
 		usage();
 	fflush(stdout);

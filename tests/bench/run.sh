@@ -77,6 +77,7 @@ if [ -n "$QUICK" ]; then
 	FILES_NS=(2000)      # the file-tree workloads, one fresh target per N
 	MIX_N=2000           # items of the YCSB and latency workloads
 	SAMPLES=1000         # latency samples per operation
+	PAIRS=500            # two-item updates (pairs-rename, pairs-txn)
 	YCSB_SECS=2          # per YCSB run
 	SCALE_NS=(2000 10000)
 	STAT_SAMPLES=2000    # lstat calls per scaling point
@@ -85,6 +86,7 @@ else
 	FILES_NS=(20000 100000)
 	MIX_N=10000
 	SAMPLES=5000
+	PAIRS=2000
 	YCSB_SECS=5
 	SCALE_NS=(10000 100000)
 	STAT_SAMPLES=10000
@@ -449,6 +451,18 @@ group_mix() {
 		record "$t" "$name-p50" us "$(field "$line" p50_us)" "$secs" "$ops"
 		record "$t" "$name-p99" us "$(field "$line" p99_us)" "$secs" "$ops"
 	done <<<"$lat"
+	# Durable updates of two items at once: rename both and fsync the
+	# directory, as any program does; and on itemfs one transaction of two
+	# mv (.itemfs/txn). The other columns have no transactions: their
+	# pairs-txn row is the rename pair again, so that its ratio compares
+	# itemfs's transaction with what a program does without one.
+	rate "$t" pairs-rename "$(drv pairs "$ROOT" "$MIX_N" -n "$PAIRS" -t "$TABLES")"
+	if [ "$t" = itemfs ]; then
+		rate "$t" pairs-txn "$(drv pairs "$ROOT" "$MIX_N" -n "$PAIRS" -t "$TABLES" -x "$ROOT/.itemfs/txn")"
+	else
+		rate "$t" pairs-txn "$(drv pairs "$ROOT" "$MIX_N" -n "$PAIRS" -t "$TABLES")" \
+			"rename pair + fsync (no transactions)"
+	fi
 	target_down "$t"
 }
 
