@@ -137,6 +137,11 @@ txn_fails 1 "EPERM line 1: mv users/.bob.new toplevel: the top level holds table
 txn_fails 1 "ENOTDIR line 1: mv users/.bob.new users/alice/x: users/alice is not a directory" \
 	"mv users/.bob.new users/alice/x"
 rmdir "$MNT/users/sub"
+ln -s . "$MNT/users/self"
+txn_fails 1 "ENOTDIR line 1: rm users/self/alice: users/self is not a directory" "rm users/self/alice"
+txn "mv users/self users/self2"
+assert_eq . "$(readlink "$MNT/users/self2")" "a symlink moved by a transaction"
+rm "$MNT/users/self2"
 many=$(for i in $(seq 1 101); do echo "check users/n$i absent"; done)
 txn_fails 1 "E2BIG line 101: more than 100 actions" "$many"
 for i in $(seq 1 11); do head -c 400000 /dev/zero >"$MNT/users/.big$i"; done
