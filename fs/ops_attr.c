@@ -39,7 +39,7 @@ static void reply_attr(fuse_req_t req, const struct store_attr *a)
 
 	fs_attr_to_stat(a, &st);
 	fs_attr_sent(ctx, a);
-	fuse_reply_attr(req, &st, ctx->opts.attr_timeout);
+	fuse_reply_attr(req, &st, fs_ttl_timeout(a, ctx->opts.attr_timeout));
 }
 
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -182,6 +182,8 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 		return rc;
 	fs_now(&now);
 	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && !f && fs_ttl_hide(ctx, &a))
+		rc = -ENOENT; /* expired: only an open file still reaches it */
 	if (rc)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -327,17 +329,25 @@ static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, co
 			size_t size, int flags)
 {
 	struct store_txn *txn;
+	struct store_attr a;
 	int rc = fs_txn_write(ctx, &txn);
 
 	if (rc)
 		return rc;
-	rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
-		   : store_xattr_remove(txn, ino, name);
+	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && fs_ttl_hide(ctx, &a))
+		rc = -ENOENT; /* expired: a new time or none comes too late */
+	if (rc == 0)
+		rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
+			   : store_xattr_remove(txn, ino, name);
 	if (rc == 0)
 		rc = xattr_touch(txn, ino);
 	if (rc == 0)
-		return store_txn_commit(txn);
-	store_txn_abort(txn);
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc == 0 && strcmp(name, STORE_XATTR_EXPIRES) == 0)
+		fs_ttl_changed(ctx, ino);
 	return rc;
 }
 

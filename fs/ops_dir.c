@@ -64,7 +64,6 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 	const struct fuse_ctx *caller = fuse_req_ctx(req);
 	struct store_txn *txn;
 	struct store_attr p, a;
-	uint64_t existing;
 	size_t len;
 	int rc = fs_check_entry(parent, name, &len);
 
@@ -84,7 +83,7 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		rc = -ENOTDIR;
 		goto out;
 	}
-	rc = store_dirent_get(txn, parent, name, len, &existing);
+	rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a); /* an expired name is free */
 	if (rc != -ENOENT) {
 		rc = rc ? rc : -EEXIST;
 		goto out;
@@ -191,6 +190,13 @@ static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 	return rc;
 }
 
+/* settle_inode() for a name an unlink removed, for ttl.c. */
+int fs_unlinked_settle(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		       const struct timespec *now)
+{
+	return settle_inode(ctx, txn, ino, now, FS_KEEP_IF_OPEN);
+}
+
 /*
  * Removes parent/name; want_dir selects rmdir (the entry must be an empty
  * directory) or unlink (it must not be a directory).
@@ -208,9 +214,7 @@ static int do_remove(struct fs_ctx *ctx, uint64_t parent, const char *name, bool
 	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
-	rc = store_dirent_get(txn, parent, name, len, &a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, a.ino, &a);
+	rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a);
 	if (rc)
 		goto out;
 	if (want_dir && !S_ISDIR(a.mode))
@@ -265,8 +269,12 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		return;
 	}
 	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && fs_ttl_hide(ctx, &a))
+		rc = -ENOENT;
 	if (rc == 0 && S_ISDIR(a.mode))
 		rc = -EPERM;
+	if (rc == 0)
+		rc = fs_ttl_free_name(ctx, txn, newparent, newname, len);
 	if (rc == 0)
 		rc = store_dirent_add(txn, newparent, newname, len, ino);
 	fs_now(&now);
@@ -387,15 +395,12 @@ static int do_rename(struct fs_ctx *ctx, struct rename_end *s, struct rename_end
 	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
-	rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, s->a.ino, &s->a);
+	/* An expired source is absent; an expired destination's name is free. */
+	rc = fs_ttl_entry_get(ctx, txn, s->dir, s->name, s->len, &s->a);
 	if (rc)
 		goto out;
-	rc = store_dirent_get(txn, d->dir, d->name, d->len, &d->a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, d->a.ino, &d->a);
-	else if (rc == -ENOENT)
+	rc = fs_ttl_entry_get(ctx, txn, d->dir, d->name, d->len, &d->a);
+	if (rc == -ENOENT)
 		d->a.ino = 0, rc = 0;
 	if (rc)
 		goto out;

@@ -75,7 +75,9 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	if (rc)
 		goto err;
 	rc = store_inode_get(txn, ino, &f->attr);
-	if (rc == 0 && S_ISDIR(f->attr.mode))
+	if (rc == 0 && fs_ttl_hide(ctx, &f->attr))
+		rc = -ENOENT; /* expired (ttl.c): files open before read on */
+	else if (rc == 0 && S_ISDIR(f->attr.mode))
 		rc = -EISDIR;
 	else if (rc == 0 && !S_ISREG(f->attr.mode))
 		rc = -EINVAL;

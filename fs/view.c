@@ -712,6 +712,9 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "inodes.", "trimmed", ctx->stats.inode_trims);
 	stat_line(f, "files.", "open_cached", ctx->stats.opens_cached);
 	stat_line(f, "files.", "open_direct", ctx->stats.opens_direct);
+	stat_line(f, "ttl.", "hidden", ctx->ttl.hidden);
+	stat_line(f, "ttl.", "reclaimed", ctx->ttl.reclaimed);
+	stat_line(f, "ttl.", "pending", ctx->ttl.pending);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return 0;
@@ -720,6 +723,12 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino)
 {
 	note_inode(ctx, ino, true);
+}
+
+/* Has the kernel forget the name parent/name (queued: it takes directory locks). */
+void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len)
+{
+	note_entry(ctx, parent, name, len);
 }
 
 /* Inodes trimmed per request at most: the notes are sent one at a time. */
