@@ -41,7 +41,7 @@ void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 /*
  * Reads ino's attributes as this mount reports them to a stat by name: the
  * store's, with the size and mtime of an uncommitted write in this mount.
- * An expired item is -ENOENT.
+ * An expired item is -ESTALE (ttl.c): the kernel's name for it is stale.
  */
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
@@ -49,7 +49,7 @@ int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct 
 	struct fs_inode *in;
 
 	if (rc == 0 && fs_ttl_hide(ctx, out))
-		rc = -ENOENT; /* expired: absent by name (ttl.c) */
+		rc = -ESTALE; /* expired: absent by name (ttl.c, "ESTALE") */
 	if (rc)
 		return rc;
 	in = fs_inode_find(&ctx->itab, ino);

@@ -58,8 +58,8 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
 		fs_txn_read_end(ctx, txn);
 	}
-	if (rc == -ENOENT) {
-		/* Unlinked while open here: fstat still works, with nlink 0. */
+	if (rc == -ENOENT || rc == -ESTALE) {
+		/* Unlinked (or expired) while open here: fstat still works, with nlink 0. */
 		for (struct fs_file *f = ctx->files; f; f = f->next) {
 			if (f->inode->ino == ino) {
 				a = f->attr;
@@ -183,7 +183,7 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 	fs_now(&now);
 	rc = store_inode_get(txn, ino, &a);
 	if (rc == 0 && !f && fs_ttl_hide(ctx, &a))
-		rc = -ENOENT; /* expired: only an open file still reaches it */
+		rc = -ESTALE; /* expired: only an open file still reaches it (ttl.c) */
 	if (rc)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -336,7 +336,7 @@ static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, co
 		return rc;
 	rc = store_inode_get(txn, ino, &a);
 	if (rc == 0 && fs_ttl_hide(ctx, &a))
-		rc = -ENOENT; /* expired: a new time or none comes too late */
+		rc = -ESTALE; /* expired: a new time or none comes too late (ttl.c) */
 	if (rc == 0)
 		rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
 			   : store_xattr_remove(txn, ino, name);
@@ -383,6 +383,15 @@ void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -rc);
 }
 
+/* -ESTALE for an expired item (ttl.c); its attributes come from the read cache. */
+static int xattr_live(struct fs_ctx *ctx, struct store_txn *txn, fuse_ino_t ino)
+{
+	struct store_attr a;
+	int rc = fs_view_attr(ctx, txn, ino, &a);
+
+	return rc == 0 && fs_ttl_hide(ctx, &a) ? -ESTALE : rc;
+}
+
 /*
  * getxattr and listxattr share one reply shape: size 0 asks for the
  * length, otherwise the bytes (ERANGE when they do not fit).
@@ -413,9 +422,11 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = fs_cond_reserved(name)
-			     ? fs_cond_getxattr(req, txn, ino, name, buf, size, &len)
-			     : store_xattr_get(txn, ino, name, buf, size, &len);
+		rc = xattr_live(ctx, txn, ino);
+		if (rc == 0)
+			rc = fs_cond_reserved(name)
+				     ? fs_cond_getxattr(req, txn, ino, name, buf, size, &len)
+				     : store_xattr_get(txn, ino, name, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);
@@ -440,7 +451,9 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = fs_cond_listxattr(txn, ino, buf, size, &len);
+		rc = xattr_live(ctx, txn, ino);
+		if (rc == 0)
+			rc = fs_cond_listxattr(txn, ino, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);

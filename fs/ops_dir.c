@@ -37,7 +37,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = fs_attr_get(ctx, txn, a.ino, &a);
 	fs_txn_read_end(ctx, txn);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || rc == -ESTALE) { /* ESTALE: expired (ttl.c) */
 		/* A negative entry: the kernel drops it itself when we create the name. */
 		struct fuse_entry_param e;
 		memset(&e, 0, sizeof(e));
@@ -270,7 +270,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	}
 	rc = store_inode_get(txn, ino, &a);
 	if (rc == 0 && fs_ttl_hide(ctx, &a))
-		rc = -ENOENT;
+		rc = -ESTALE; /* expired: the kernel looks the name up again (ttl.c) */
 	if (rc == 0 && S_ISDIR(a.mode))
 		rc = -EPERM;
 	if (rc == 0)

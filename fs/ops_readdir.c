@@ -172,7 +172,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				fs_attr_to_stat(&a, &e.attr);
 			} else if (pos >= 2) {
 				int grc = fs_attr_get(ctx, txn, e.attr.st_ino, &a);
-				if (grc == -ENOENT)
+				if (grc == -ENOENT || grc == -ESTALE)
 					continue; /* removed (or expired) since opendir */
 				if (grc) {
 					rc = grc;

@@ -372,7 +372,8 @@ static void reap_stuck(struct fs_ctx *ctx, const struct reap_item *it)
 	fs_inode_path(&ctx->itab, it->ino, path, sizeof(path));
 	fs_log(LOG_NOTICE,
 	       "item %s (inode %" PRIu64 ") expired, but has names outside directory inode %" PRIu64
-	       ": it stays hidden and is not reclaimed; remove its names with rm to free it",
+	       ": they stay hidden and the item is not reclaimed; a create or rename over each "
+	       "such name frees it",
 	       path, it->ino, it->parent);
 }
 
