@@ -201,6 +201,10 @@ start_itemfs
 expect_fail 1 "No such file or directory" stat "$D/a"
 wait_for "A reclaims a" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 1 ]"
 assert_eq 0 "$(counter_of "$MNT" ttl.pending)" "A's ttl.pending after the reclaim"
+"$ITEMFS" stats "$MNT" | grep -qx "ttl: [0-9]* expired items hidden, 1 reclaimed, 0 pending" ||
+	fail "itemfs stats: $("$ITEMFS" stats "$MNT" | grep ttl)"
+"$ITEMFS" stats "$MNT" --json | grep -q '"ttl": *{[^}]*"reclaimed": *1' ||
+	fail "itemfs stats --json: $("$ITEMFS" stats "$MNT" --json)"
 commit "$MNT"
 assert_eq $((inodes_with - 1)) "$(inodes)" "inodes after the reclaim"
 check_clean "check after the reclaim"
