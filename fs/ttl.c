@@ -198,6 +198,14 @@ void fs_ttl_changed(struct fs_ctx *ctx, uint64_t ino)
 
 /* ---- the reaper ------------------------------------------------------- */
 
+static bool is_stuck(const struct fs_ctx *ctx, uint64_t ino)
+{
+	for (size_t i = 0; i < ctx->ttl.nstuck; i++)
+		if (ctx->ttl.stuck[i] == ino)
+			return true;
+	return false;
+}
+
 /* One expired item of a pass, and the names of it the pass found. */
 struct reap_item {
 	uint64_t ino, when, parent;
@@ -207,6 +215,9 @@ struct reap_item {
 };
 
 struct reap_pass {
+	struct fs_ctx *ctx;
+	struct store_txn *txn; /* the read transaction of the collection */
+	int err;	       /* a failure of the collection */
 	uint64_t now;
 	struct reap_item *items;
 	size_t n;
@@ -214,17 +225,33 @@ struct reap_pass {
 	uint64_t next;	  /* the first time after now in the index; 0: none */
 };
 
+/*
+ * One index entry: an item the pass can delete is collected, with where it
+ * was last linked. Items the pass cannot delete are passed over, so that
+ * they never keep the ones behind them waiting: those a pass gave up on
+ * (reap_stuck()), and orphans (no name left: whoever holds them frees them).
+ */
 static int reap_collect(void *arg, uint64_t ino, uint64_t when)
 {
 	struct reap_pass *p = arg;
+	struct store_attr a;
+	int rc;
 
 	if (when > p->now) {
 		p->next = when;
 		return 1;
 	}
 	p->pending++;
-	if (p->n < FS_TTL_PASS_MAX)
-		p->items[p->n++] = (struct reap_item){.ino = ino, .when = when};
+	if (p->n < FS_TTL_PASS_MAX && !is_stuck(p->ctx, ino)) {
+		rc = store_inode_get(p->txn, ino, &a);
+		if (rc && rc != -ENOENT) {
+			p->err = rc;
+			return 1;
+		}
+		if (rc == 0 && a.nlink > 0)
+			p->items[p->n++] = (struct reap_item){
+			    .ino = ino, .when = when, .parent = a.parent, .nlink = a.nlink};
+	}
 	return p->pending >= FS_TTL_COUNT_MAX ? 1 : 0;
 }
 
@@ -264,19 +291,10 @@ static int reap_read(struct fs_ctx *ctx, struct reap_pass *p)
 
 	if (rc)
 		return rc;
+	p->txn = txn;
 	rc = store_expired(txn, STORE_EXPIRES_MAX, reap_collect, p);
 	if (rc == 1)
-		rc = 0;
-	for (size_t i = 0; rc == 0 && i < p->n; i++) {
-		struct store_attr a;
-
-		rc = store_inode_get(txn, p->items[i].ino, &a);
-		if (rc == 0) {
-			p->items[i].parent = a.parent;
-			p->items[i].nlink = a.nlink;
-		}
-		rc = rc == -ENOENT ? 0 : rc;
-	}
+		rc = p->err;
 	/* One walk per directory, however many of its items expired. */
 	for (size_t i = 0; rc == 0 && i < p->n; i++) {
 		struct reap_scan sc = {p, p->items[i].parent};
@@ -377,13 +395,6 @@ static void reap_stuck(struct fs_ctx *ctx, const struct reap_item *it)
 	       path, it->ino, it->parent);
 }
 
-static bool is_stuck(const struct fs_ctx *ctx, uint64_t ino)
-{
-	for (size_t i = 0; i < ctx->ttl.nstuck; i++)
-		if (ctx->ttl.stuck[i] == ino)
-			return true;
-	return false;
-}
 
 /* Tells this mount's kernel that the names the reaper removed are gone. */
 static void reap_notes(struct fs_ctx *ctx, const struct reap_item *it)
@@ -396,15 +407,13 @@ static void reap_notes(struct fs_ctx *ctx, const struct reap_item *it)
 static void reap_pass(struct fs_ctx *ctx)
 {
 	struct reap_item items[FS_TTL_PASS_MAX];
-	struct reap_pass p = {.now = fs_ttl_now(), .items = items};
+	struct reap_pass p = {.ctx = ctx, .now = fs_ttl_now(), .items = items};
 	double mono = fs_mono_now();
 	int rc = reap_read(ctx, &p);
 
 	for (size_t i = 0; rc >= 0 && i < p.n; i++) {
 		const struct reap_item *it = &p.items[i];
 
-		if (!it->parent || !it->nlink || is_stuck(ctx, it->ino))
-			continue; /* gone, an orphan (its holder frees it), or stuck */
 		rc = reap_item(ctx, it, p.now);
 		if (rc == 1) {
 			ctx->ttl.reclaimed++;
