@@ -37,6 +37,7 @@
 #define FS_TTL_PERIOD 1.0
 #define FS_TTL_IDLE 10.0
 
+/* The current second as expiry times count it (CLOCK_REALTIME). */
 uint64_t fs_ttl_now(void)
 {
 	struct timespec ts;
@@ -45,6 +46,7 @@ uint64_t fs_ttl_now(void)
 	return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
 }
 
+/* True when item a (as store_inode_get() gave it) is expired now; counted in ttl.hidden. */
 bool fs_ttl_hide(struct fs_ctx *ctx, const struct store_attr *a)
 {
 	if (!a->expires || a->expires > fs_ttl_now())
@@ -53,6 +55,11 @@ bool fs_ttl_hide(struct fs_ctx *ctx, const struct store_attr *a)
 	return true;
 }
 
+/*
+ * A kernel cache timeout (seconds) for item a: timeout, cut short to the
+ * time left before a's expiry (0 once it has come), so that the kernel asks
+ * again when the item goes.
+ */
 double fs_ttl_timeout(const struct store_attr *a, double timeout)
 {
 	struct timespec ts;
@@ -84,6 +91,14 @@ static int drop_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 	return rc;
 }
 
+/*
+ * store_dirent_get() and store_inode_get() of parent/name, in the write
+ * transaction txn of a request that changes that name (create, link,
+ * rename, unlink). An expired item's name is free: it is removed in txn,
+ * as an unlink would remove it, and -ENOENT is returned; a caller that
+ * then fails aborts txn, which puts the name back. *out is written on
+ * success only. Errors: those of the store calls (-ENOENT, -EIO, ...).
+ */
 int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 		     const char *name, size_t len, struct store_attr *out)
 {
@@ -104,6 +119,11 @@ int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 	return 0;
 }
 
+/*
+ * For a request about to add parent/name in txn: frees the name if it holds
+ * an expired item (fs_ttl_entry_get()). 0 when the name is free or names a
+ * live item (the caller's store_dirent_add() then says -EEXIST).
+ */
 int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 		     const char *name, size_t len)
 {
@@ -149,6 +169,13 @@ static int by_ino(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Leaves the items expired by second now out of listing d (read in txn),
+ * with one walk of the store's expiry index up to now (usually empty: the
+ * reaper keeps it short) and no lookup per entry. *latest gets the latest
+ * expiry among the items left out (0: none), for the kernel's copy of the
+ * listing (ops_readdir.c). Errors: -ENOMEM, -EIO; d is then unchanged.
+ */
 int fs_ttl_filter(struct fs_ctx *ctx, struct store_txn *txn, struct fs_dir *d, uint64_t now,
 		  uint64_t *latest)
 {
@@ -157,7 +184,6 @@ int fs_ttl_filter(struct fs_ctx *ctx, struct store_txn *txn, struct fs_dir *d, u
 	int rc;
 
 	*latest = 0;
-	/* Usually empty: the reaper keeps the index's expired run short. */
 	rc = store_expired(txn, now, expired_add, &s);
 	if (rc || s.n == 0)
 		goto out;
@@ -183,6 +209,11 @@ out:
 	return rc;
 }
 
+/*
+ * Called once a request of this mount set or removed ino's
+ * user.itemfs.expires: the kernel forgets the name it holds for ino, and
+ * the reaper looks at the index again at its next turn.
+ */
 void fs_ttl_changed(struct fs_ctx *ctx, uint64_t ino)
 {
 	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
@@ -442,6 +473,10 @@ static void reap_pass(struct fs_ctx *ctx)
 	fs_view_after_request(ctx); /* the cache learns what the pass changed */
 }
 
+/*
+ * Called by the session loop after each turn: runs a reaper pass when one
+ * is due (fs_ttl_due()). Failures are logged; the next pass tries again.
+ */
 void fs_ttl_tick(struct fs_ctx *ctx)
 {
 	double now;
@@ -454,6 +489,7 @@ void fs_ttl_tick(struct fs_ctx *ctx)
 	reap_pass(ctx);
 }
 
+/* When the next pass is due, in fs_mono_now() seconds; -1: never (read-only, --snapshot). */
 double fs_ttl_due(const struct fs_ctx *ctx)
 {
 	double due = ctx->ttl.due, min = ctx->ttl.last + FS_TTL_PERIOD;
@@ -463,6 +499,7 @@ double fs_ttl_due(const struct fs_ctx *ctx)
 	return due > min ? due : min;
 }
 
+/* Frees what the reaper keeps (at exit). */
 void fs_ttl_destroy(struct fs_ctx *ctx)
 {
 	free(ctx->ttl.stuck);
