@@ -6,8 +6,8 @@
 # before reads on, and the daemon deletes it in the background (ttl.*
 # counters, `itemfs check` clean, the inode gone). The attribute is an
 # ordinary listed xattr: bad values are EINVAL, tar --xattrs carries it,
-# removing it cancels the expiry. A kill -9 loses neither the expiry nor
-# the reclaim.
+# removing it cancels the expiry. Two read-write mounts reaping one store
+# delete each item once. A kill -9 loses neither the expiry nor the reclaim.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MNT2=$T/mnt2
@@ -231,31 +231,65 @@ check_clean "check of the restored store (its expiry index included)"
 stop_itemfs
 STORE=$STORE_A
 
-step "kill -9 after setting an expiry, with an expired item pending: hidden, then reclaimed"
+step "two read-write mounts reap together: every item once, nothing else"
+start_itemfs
+start_b
+mkdir "$D/many"
+for i in $(seq 1 20); do printf "item $i" >"$D/many/i$i"; done
+printf stays >"$D/many/stays"
+commit "$MNT"
+before=$(inodes)
+t=$(($(date +%s) + 2))
+for i in $(seq 1 20); do expires "$D/many/i$i" "$t"; done
+commit "$MNT"
+until_second "$t"
+both() { echo $(($(counter_of "$MNT" ttl.reclaimed) + $(counter_of "$MNT2" ttl.reclaimed))); }
+wait_for "20 items reclaimed by A and B together" 8000 sh -c "[ \$(( \$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats') + \$(sed -n 's/^ttl.reclaimed //p' '$MNT2/.itemfs/stats') )) = 20 ]"
+sleep 1.5 # a reaper that would delete something twice has had its chance
+assert_eq 20 "$(both)" "items reclaimed by A and B"
+assert_eq stays "$(cat "$MNT2/t/many/stays")" "the item without an expiry, through B"
+assert_eq stays "$(ls "$D/many")" "A's listing of many"
+commit "$MNT"
+commit "$MNT2"
+assert_eq $((before - 20)) "$(inodes)" "inodes after both mounts reaped"
+check_clean "check after two reapers"
+stop_b
+stop_itemfs
+
+step "kill -9 with an expiry set and an expired item pending: hidden, then reclaimed"
 start_itemfs -o commit_interval=0
+printf due >"$D/k0"
 printf soon >"$D/k1"
 printf late >"$D/k2"
-t=$(($(date +%s) + 3))
+t0=$(($(date +%s) + 2))
+t=$((t0 + 2))
+expires "$D/k0" "$t0"
 expires "$D/k1" "$t"
 expires "$D/k2" 4000000000
 commit "$MNT"
 before=$(inodes)
+before_second "$t0" "stopping the daemon"
+kill -STOP "$ITEMFS_PID" # k0 expires with nobody to reap it
+until_second "$t0"
 kill -9 "$ITEMFS_PID"
 wait "$ITEMFS_PID" 2>/dev/null || true
 ITEMFS_PID=
 fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
 check_clean "check after kill -9"
+assert_eq "$before" "$(inodes)" "inodes after kill -9: k0 still pending"
 until_second "$t"
-start_itemfs -o ro # no reaper: k1 must be hidden, not just gone
+start_itemfs -o ro # no reaper: k0 and k1 must be hidden, not just gone
+expect_fail 1 "No such file or directory" stat "$D/k0"
 expect_fail 1 "No such file or directory" stat "$D/k1"
 assert_eq late "$(cat "$D/k2")" "k2 after kill -9"
 assert_eq 4000000000 "$(getfattr --absolute-names --only-values -n user.itemfs.expires "$D/k2")" \
 	"k2's expiry after kill -9"
 stop_itemfs
 start_itemfs
-wait_for "k1 reclaimed after the crash" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 1 ]"
+wait_for "k0 and k1 reclaimed after the crash" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 2 ]"
 commit "$MNT"
-assert_eq $((before - 1)) "$(inodes)" "inodes after the reclaim"
+assert_eq $((before - 2)) "$(inodes)" "inodes after the reclaim"
+assert_eq late "$(cat "$D/k2")" "k2 after the reclaim"
 stop_itemfs
 check_clean "check at the end"
 echo "ttl: all passed"
