@@ -62,6 +62,14 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Unlinked (or expired) while open here: fstat still works, with nlink 0. */
 		for (struct fs_file *f = ctx->files; f; f = f->next) {
 			if (f->inode->ino == ino) {
+				/*
+				 * This may be a stat by a name the kernel cached before
+				 * the expiry was known here: have it forget the name,
+				 * so that the next stat by name looks it up (ttl.c).
+				 */
+				if (rc == -ESTALE && f->inode->name && f->inode->parent)
+					fs_view_note_entry(ctx, f->inode->parent, f->inode->name,
+							   strlen(f->inode->name));
 				a = f->attr;
 				a.nlink = 0;
 				a.size = f->len;
