@@ -41,12 +41,15 @@ void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 /*
  * Reads ino's attributes as this mount reports them to a stat by name: the
  * store's, with the size and mtime of an uncommitted write in this mount.
+ * An expired item is -ESTALE (ttl.c): the kernel's name for it is stale.
  */
 int fs_attr_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
 	int rc = fs_view_attr(ctx, txn, ino, out);
 	struct fs_inode *in;
 
+	if (rc == 0 && fs_ttl_hide(ctx, out))
+		rc = -ESTALE; /* expired: absent by name (ttl.c, "ESTALE") */
 	if (rc)
 		return rc;
 	in = fs_inode_find(&ctx->itab, ino);
@@ -123,8 +126,8 @@ void fs_reply_entry(fuse_req_t req, const struct store_attr *a, const char *name
 	memset(&e, 0, sizeof(e));
 	e.ino = a->ino;
 	e.generation = 1;
-	e.attr_timeout = ctx->opts.attr_timeout;
-	e.entry_timeout = ctx->opts.entry_timeout;
+	e.attr_timeout = fs_ttl_timeout(a, ctx->opts.attr_timeout);
+	e.entry_timeout = fs_ttl_timeout(a, ctx->opts.entry_timeout);
 	fs_attr_to_stat(a, &e.attr);
 	if (fs_inode_ref(&ctx->itab, a->ino, S_ISDIR(a->mode), parent, name,
 			 name ? strlen(name) : 0, NULL)) {

@@ -1,6 +1,6 @@
 /*
  * cmd_stats.c - `itemfs stats MOUNTPOINT [--json]`: the counters of a
- * mounted store's read cache and consistency machinery, read from the
+ * mounted store's read cache, consistency machinery and item expiry, read from the
  * hidden MOUNTPOINT/.itemfs/stats ("group.name value" lines, see
  * fs/view.c) and shown as a table or as one JSON object of objects.
  * Exit: 0 shown, 1 cannot read them (not an itemfs mount), 2 usage.
@@ -118,6 +118,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       get(v, n, "inodes", "trimmed"));
 	printf("files: %" PRIu64 " opens through the kernel's page cache, %" PRIu64 " direct\n",
 	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"));
+	printf("ttl: %" PRIu64 " expired items hidden, %" PRIu64 " reclaimed, %" PRIu64
+	       " pending\n",
+	       get(v, n, "ttl", "hidden"), get(v, n, "ttl", "reclaimed"),
+	       get(v, n, "ttl", "pending"));
 }
 
 int cmd_stats(int argc, char **argv)

@@ -236,7 +236,8 @@ static void wake_destroy(struct session_wake *w)
 /*
  * fuse_session_loop(), with the batch committed when it is due: after each
  * request, and at its deadline on an idle mount (struct session_wake);
- * likewise for the writers waiting for page-cache readers (ops_file.c).
+ * likewise for the writers waiting for page-cache readers (ops_file.c) and
+ * the reaper of expired items (ttl.c).
  * Returns 0 or a negative errno.
  */
 int fs_session_loop(struct fs_ctx *ctx)
@@ -250,8 +251,11 @@ int fs_session_loop(struct fs_ctx *ctx)
 		return res;
 	}
 	while (!fuse_session_exited(ctx->se)) {
-		double t = batch_due(ctx), w = fs_waiting_opens_due(ctx);
+		double t = batch_due(ctx), w = fs_waiting_opens_due(ctx), x = fs_ttl_due(ctx);
 		double due = w >= 0 && (t < 0 || w < t) ? w : t, now = fs_mono_now();
+
+		if (x >= 0 && (due < 0 || x < due))
+			due = x; /* the expiry reaper's next pass (ttl.c) */
 
 		if (due >= 0 && due <= now) {
 			res = 0; /* due already: no request to wait for */
@@ -270,6 +274,7 @@ int fs_session_loop(struct fs_ctx *ctx)
 			fs_view_trim_inodes(ctx);
 		}
 		fs_waiting_opens_run(ctx, false);
+		fs_ttl_tick(ctx);
 		fs_batch_tick(ctx);
 	}
 	wake_destroy(&wake);

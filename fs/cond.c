@@ -19,8 +19,10 @@
  *    commit's transaction).
  * A condition that fails is -ECANCELED, and nothing changes.
  *
- * The whole user.itemfs. prefix is reserved and never listed, so that
- * cp -a, tar --xattrs and rsync -X copy neither the token nor a condition.
+ * The user.itemfs. prefix is reserved and never listed, so that cp -a,
+ * tar --xattrs and rsync -X copy neither the token nor a condition. The
+ * one exception is user.itemfs.expires (ttl.c): an ordinary attribute, so
+ * that a copy keeps the expiry.
  * The xattr handlers, the rename and the commit stay where they are
  * (ops_attr.c, ops_dir.c, file.c) and call in here.
  */
@@ -36,9 +38,11 @@
 /* Longest value of a condition: two 20-digit numbers and a colon. */
 #define COND_VALUE_MAX 41
 
+/* user.itemfs.expires is an ordinary, listed xattr that the store indexes (ttl.c). */
 bool fs_cond_reserved(const char *name)
 {
-	return strncmp(name, FS_COND_PREFIX, sizeof(FS_COND_PREFIX) - 1) == 0;
+	return strncmp(name, FS_COND_PREFIX, sizeof(FS_COND_PREFIX) - 1) == 0 &&
+	       strcmp(name, STORE_XATTR_EXPIRES) != 0;
 }
 
 /* Parses 1-20 decimal digits without a leading zero, > 0 and < 2^64. */
@@ -204,14 +208,13 @@ int fs_cond_getxattr(fuse_req_t req, struct store_txn *txn, fuse_ino_t ino, cons
 }
 
 /*
- * listxattr in txn without the reserved names; size, buf, *len as
+ * listxattr in txn without the reserved names (fs_cond_reserved()); size, buf, *len as
  * store_xattr_list(). The whole list is read (twice: length, then names)
  * so that the answer's length is that of the filtered list.
  */
 int fs_cond_listxattr(struct store_txn *txn, fuse_ino_t ino, char *buf, size_t size,
 		      size_t *len)
 {
-	const size_t plen = sizeof(FS_COND_PREFIX) - 1;
 	size_t full = 0, out = 0;
 	char *all;
 	int rc = store_xattr_list(txn, ino, NULL, 0, &full);
@@ -228,7 +231,7 @@ int fs_cond_listxattr(struct store_txn *txn, fuse_ino_t ino, char *buf, size_t s
 	for (size_t i = 0; rc == 0 && i < full;) {
 		size_t n = strnlen(all + i, full - i) + 1;
 
-		if (strncmp(all + i, FS_COND_PREFIX, plen) != 0) {
+		if (!fs_cond_reserved(all + i)) {
 			memmove(all + out, all + i, n);
 			out += n;
 		}

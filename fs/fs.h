@@ -88,6 +88,8 @@ struct fs_inode {
 	uint64_t list_gen;      /* directory: bumped whenever its entries change */
 	uint64_t klist_gen;     /* directory: list_gen of the listing the kernel caches */
 	bool klisted;           /* directory: the kernel caches a listing of it */
+	uint64_t klist_time;    /* directory: CLOCK_REALTIME second that listing was
+				 * taken at (items expired by then are not in it) */
 	double writer_waited;   /* CLOCK_MONOTONIC seconds an open for writing last had to
 				 * wait for page-cache readers (0: never) */
 	unsigned nwaiting;      /* opens for writing waiting for page-cache readers */
@@ -204,6 +206,17 @@ struct fs_view_stats {
 
 struct fs_notifier;
 
+/* Item expiry (ttl.c): its counters, shown in .itemfs/stats, and the reaper's clock. */
+struct fs_ttl {
+	uint64_t hidden;    /* lookups, stats by name, opens, listings that hid an expired item */
+	uint64_t reclaimed; /* expired items the reaper deleted */
+	uint64_t pending;   /* expired items in the store at the last pass (up to 65536) */
+	double due;	    /* fs_mono_now() seconds: the next pass */
+	double last;	    /* fs_mono_now() seconds: the last pass */
+	uint64_t *stuck;    /* expired items with names a pass could not all find */
+	size_t nstuck;
+};
+
 /* An open for writing that waits for the page-cache readers of its item (ops_file.c). */
 struct fs_waiting_open {
 	fuse_req_t req;
@@ -245,6 +258,7 @@ struct fs_ctx {
 				       * change (txn.c): its records are noted to the kernel
 				       * as other mounts' are */
 	struct fs_view_stats stats;
+	struct fs_ttl ttl;
 };
 
 /* Inode numbers of the hidden .itemfs directory, its stats and its txn file. */
@@ -291,6 +305,7 @@ void fs_view_after_request(struct fs_ctx *ctx);
 void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req, int err);
 void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino);
+void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len);
 void fs_view_trim_inodes(struct fs_ctx *ctx);
 int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		 struct store_attr *out);
@@ -400,6 +415,25 @@ static inline bool fs_cond_held(const struct fs_file *f)
 	return f->cond.set;
 }
 
+/*
+ * fs/ttl.c: item expiry (docs/dynamodb.md, "TTL"). An item whose
+ * user.itemfs.expires (STORE_XATTR_EXPIRES) has come is absent for every
+ * operation by name; the hooks below are called by the handlers.
+ */
+uint64_t fs_ttl_now(void); /* CLOCK_REALTIME, in whole seconds */
+bool fs_ttl_hide(struct fs_ctx *ctx, const struct store_attr *a);
+double fs_ttl_timeout(const struct store_attr *a, double timeout);
+int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
+		     const char *name, size_t len, struct store_attr *out);
+int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
+		     const char *name, size_t len);
+int fs_ttl_filter(struct fs_ctx *ctx, struct store_txn *txn, struct fs_dir *d, uint64_t now,
+		  uint64_t *latest);
+void fs_ttl_changed(struct fs_ctx *ctx, uint64_t ino);
+void fs_ttl_tick(struct fs_ctx *ctx);
+double fs_ttl_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: never */
+void fs_ttl_destroy(struct fs_ctx *ctx);
+
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);
 double fs_waiting_opens_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: none */
@@ -410,6 +444,8 @@ void fs_orphans_free_all(struct fs_ctx *ctx);
 void fs_orphans_reap(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
+int fs_unlinked_settle(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		       const struct timespec *now);
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		 const char *target, struct store_attr *out);
 

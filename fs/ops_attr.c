@@ -39,7 +39,7 @@ static void reply_attr(fuse_req_t req, const struct store_attr *a)
 
 	fs_attr_to_stat(a, &st);
 	fs_attr_sent(ctx, a);
-	fuse_reply_attr(req, &st, ctx->opts.attr_timeout);
+	fuse_reply_attr(req, &st, fs_ttl_timeout(a, ctx->opts.attr_timeout));
 }
 
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -58,10 +58,18 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
 		fs_txn_read_end(ctx, txn);
 	}
-	if (rc == -ENOENT) {
-		/* Unlinked while open here: fstat still works, with nlink 0. */
+	if (rc == -ENOENT || rc == -ESTALE) {
+		/* Unlinked (or expired) while open here: fstat still works, with nlink 0. */
 		for (struct fs_file *f = ctx->files; f; f = f->next) {
 			if (f->inode->ino == ino) {
+				/*
+				 * This may be a stat by a name the kernel cached before
+				 * the expiry was known here: have it forget the name,
+				 * so that the next stat by name looks it up (ttl.c).
+				 */
+				if (rc == -ESTALE && f->inode->name && f->inode->parent)
+					fs_view_note_entry(ctx, f->inode->parent, f->inode->name,
+							   strlen(f->inode->name));
 				a = f->attr;
 				a.nlink = 0;
 				a.size = f->len;
@@ -182,6 +190,8 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 		return rc;
 	fs_now(&now);
 	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && !f && fs_ttl_hide(ctx, &a))
+		rc = -ESTALE; /* expired: only an open file still reaches it (ttl.c) */
 	if (rc)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -334,17 +344,25 @@ static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, co
 			size_t size, int flags)
 {
 	struct store_txn *txn;
+	struct store_attr a;
 	int rc = fs_txn_write(ctx, &txn);
 
 	if (rc)
 		return rc;
-	rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
-		   : store_xattr_remove(txn, ino, name);
+	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && fs_ttl_hide(ctx, &a))
+		rc = -ESTALE; /* expired: a new time or none comes too late (ttl.c) */
+	if (rc == 0)
+		rc = value ? store_xattr_set(txn, ino, name, value, size, flags)
+			   : store_xattr_remove(txn, ino, name);
 	if (rc == 0)
 		rc = xattr_touch(txn, ino);
 	if (rc == 0)
-		return store_txn_commit(txn);
-	store_txn_abort(txn);
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc == 0 && strcmp(name, STORE_XATTR_EXPIRES) == 0)
+		fs_ttl_changed(ctx, ino);
 	return rc;
 }
 
@@ -380,6 +398,15 @@ void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -rc);
 }
 
+/* -ESTALE for an expired item (ttl.c); its attributes come from the read cache. */
+static int xattr_live(struct fs_ctx *ctx, struct store_txn *txn, fuse_ino_t ino)
+{
+	struct store_attr a;
+	int rc = fs_view_attr(ctx, txn, ino, &a);
+
+	return rc == 0 && fs_ttl_hide(ctx, &a) ? -ESTALE : rc;
+}
+
 /*
  * getxattr and listxattr share one reply shape: size 0 asks for the
  * length, otherwise the bytes (ERANGE when they do not fit).
@@ -410,9 +437,11 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = fs_cond_reserved(name)
-			     ? fs_cond_getxattr(req, txn, ino, name, buf, size, &len)
-			     : store_xattr_get(txn, ino, name, buf, size, &len);
+		rc = xattr_live(ctx, txn, ino);
+		if (rc == 0)
+			rc = fs_cond_reserved(name)
+				     ? fs_cond_getxattr(req, txn, ino, name, buf, size, &len)
+				     : store_xattr_get(txn, ino, name, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);
@@ -437,7 +466,9 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (rc == 0)
 		rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
-		rc = fs_cond_listxattr(txn, ino, buf, size, &len);
+		rc = xattr_live(ctx, txn, ino);
+		if (rc == 0)
+			rc = fs_cond_listxattr(txn, ino, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	reply_sized(req, rc, buf, len, size);

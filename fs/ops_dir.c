@@ -37,7 +37,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = fs_attr_get(ctx, txn, a.ino, &a);
 	fs_txn_read_end(ctx, txn);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || rc == -ESTALE) { /* ESTALE: expired (ttl.c) */
 		/* A negative entry: the kernel drops it itself when we create the name. */
 		struct fuse_entry_param e;
 		memset(&e, 0, sizeof(e));
@@ -64,7 +64,6 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 	const struct fuse_ctx *caller = fuse_req_ctx(req);
 	struct store_txn *txn;
 	struct store_attr p, a;
-	uint64_t existing;
 	size_t len;
 	int rc = fs_check_entry(parent, name, &len);
 
@@ -84,7 +83,7 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		rc = -ENOTDIR;
 		goto out;
 	}
-	rc = store_dirent_get(txn, parent, name, len, &existing);
+	rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a); /* an expired name is free */
 	if (rc != -ENOENT) {
 		rc = rc ? rc : -EEXIST;
 		goto out;
@@ -191,6 +190,13 @@ static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 	return rc;
 }
 
+/* settle_inode() for a name an unlink removed, for ttl.c. */
+int fs_unlinked_settle(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		       const struct timespec *now)
+{
+	return settle_inode(ctx, txn, ino, now, FS_KEEP_IF_OPEN);
+}
+
 /*
  * Removes parent/name (len bytes, checked) in txn; want_dir selects rmdir
  * (the entry must be an empty directory) or unlink (it must not be a
@@ -201,10 +207,8 @@ int fs_remove_in(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, con
 {
 	struct store_attr a;
 	struct timespec now;
-	int rc = store_dirent_get(txn, parent, name, len, &a.ino);
+	int rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a); /* expired: absent */
 
-	if (rc == 0)
-		rc = store_inode_get(txn, a.ino, &a);
 	if (rc)
 		return rc;
 	if (want_dir && !S_ISDIR(a.mode))
@@ -273,8 +277,12 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		return;
 	}
 	rc = store_inode_get(txn, ino, &a);
+	if (rc == 0 && fs_ttl_hide(ctx, &a))
+		rc = -ESTALE; /* expired: the kernel looks the name up again (ttl.c) */
 	if (rc == 0 && S_ISDIR(a.mode))
 		rc = -EPERM;
+	if (rc == 0)
+		rc = fs_ttl_free_name(ctx, txn, newparent, newname, len);
 	if (rc == 0)
 		rc = store_dirent_add(txn, newparent, newname, len, ino);
 	fs_now(&now);
@@ -382,16 +390,13 @@ int fs_rename_in(struct fs_ctx *ctx, struct store_txn *txn, struct fs_rename_end
 		 struct fs_rename_end *d, unsigned flags)
 {
 	struct timespec now;
-	int rc = store_dirent_get(txn, s->dir, s->name, s->len, &s->a.ino);
+	/* An expired source is absent; an expired destination's name is free. */
+	int rc = fs_ttl_entry_get(ctx, txn, s->dir, s->name, s->len, &s->a);
 
-	if (rc == 0)
-		rc = store_inode_get(txn, s->a.ino, &s->a);
 	if (rc)
 		return rc;
-	rc = store_dirent_get(txn, d->dir, d->name, d->len, &d->a.ino);
-	if (rc == 0)
-		rc = store_inode_get(txn, d->a.ino, &d->a);
-	else if (rc == -ENOENT)
+	rc = fs_ttl_entry_get(ctx, txn, d->dir, d->name, d->len, &d->a);
+	if (rc == -ENOENT)
 		d->a.ino = 0, rc = 0;
 	if (rc)
 		return rc;

@@ -83,7 +83,9 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 		 * open what is there now, or report ENOENT if nothing is.
 		 */
 		rc = -ESTALE;
-	if (rc == 0 && S_ISDIR(f->attr.mode))
+	else if (rc == 0 && fs_ttl_hide(ctx, &f->attr))
+		rc = -ESTALE; /* expired (ttl.c): files open before read on */
+	else if (rc == 0 && S_ISDIR(f->attr.mode))
 		rc = -EISDIR;
 	else if (rc == 0 && !S_ISREG(f->attr.mode))
 		rc = -EINVAL;
@@ -311,8 +313,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = 1;
-	e.attr_timeout = ctx->opts.attr_timeout;
-	e.entry_timeout = ctx->opts.entry_timeout;
+	e.attr_timeout = fs_ttl_timeout(&f->attr, ctx->opts.attr_timeout);
+	e.entry_timeout = fs_ttl_timeout(&f->attr, ctx->opts.entry_timeout);
 	fs_attr_to_stat(&f->attr, &e.attr);
 	if (f->dirty)
 		e.attr.st_size = 0;

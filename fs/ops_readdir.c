@@ -7,7 +7,9 @@
  * Listings come from the read cache when it has them, and the kernel may
  * keep a listing between opendirs (cache_readdir): it keeps it only while
  * the directory's entries have not changed since (fs_inode.list_gen, bumped
- * by every change-log record of an entry of it, this mount's or another's).
+ * by every change-log record of an entry of it, this mount's or another's)
+ * and no item listed in it has expired since (ttl.c): expired items are
+ * left out of a listing, but expiring changes no entry.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,6 +54,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
+	uint64_t now = fs_ttl_now(), expired = 0;
 	struct fs_dir *d;
 	struct fs_inode *in;
 	int rc;
@@ -68,6 +71,8 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		d->kind = FS_HANDLE_DIR;
 		d->ino = ino;
 		rc = fs_view_list(ctx, txn, ino, list_add, d);
+		if (rc == 0)
+			rc = fs_ttl_filter(ctx, txn, d, now, &expired);
 		fs_txn_read_end(ctx, txn);
 	}
 	if (rc) {
@@ -78,9 +83,12 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	in = fs_inode_find(&ctx->itab, ino);
 	if (in) {
 		fi->cache_readdir = 1;
-		fi->keep_cache = in->klisted && in->klist_gen == in->list_gen;
+		/* ...and while no item in it expired since it was taken (ttl.c) */
+		fi->keep_cache = in->klisted && in->klist_gen == in->list_gen &&
+				 expired <= in->klist_time;
 		in->klisted = true;
 		in->klist_gen = in->list_gen;
+		in->klist_time = now;
 	}
 	fs_dir_open_reply(req, fi, d);
 }
@@ -164,16 +172,16 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				fs_attr_to_stat(&a, &e.attr);
 			} else if (pos >= 2) {
 				int grc = fs_attr_get(ctx, txn, e.attr.st_ino, &a);
-				if (grc == -ENOENT)
-					continue; /* removed since opendir */
+				if (grc == -ENOENT || grc == -ESTALE)
+					continue; /* removed (or expired) since opendir */
 				if (grc) {
 					rc = grc;
 					break;
 				}
 				e.ino = a.ino;
 				e.generation = 1;
-				e.attr_timeout = ctx->opts.attr_timeout;
-				e.entry_timeout = ctx->opts.entry_timeout;
+				e.attr_timeout = fs_ttl_timeout(&a, ctx->opts.attr_timeout);
+				e.entry_timeout = fs_ttl_timeout(&a, ctx->opts.entry_timeout);
 				fs_attr_to_stat(&a, &e.attr);
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,

@@ -148,18 +148,16 @@ static int resolve(struct txn_run *r, const struct txn_action *a, const char *pa
 }
 
 /*
- * Looks name up in dir: *found false when it is free, else *item gets its
- * attributes.
+ * Looks name up in dir: *found false when it is free (an expired item's
+ * name is, as for rename(2): ttl.c), else *item gets its attributes.
  */
 static int lookup(struct txn_run *r, const struct store_attr *dir, const char *name, size_t len,
 		  struct store_attr *item, bool *found)
 {
-	int rc = store_dirent_get(r->txn, dir->ino, name, len, &item->ino);
+	int rc = fs_ttl_entry_get(r->ctx, r->txn, dir->ino, name, len, item); /* expired: free */
 
 	*found = rc == 0;
-	if (rc == -ENOENT)
-		return 0;
-	return rc ? rc : store_inode_get(r->txn, item->ino, item);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /*

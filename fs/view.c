@@ -720,6 +720,9 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "txn.", "actions", ctx->stats.txn_actions);
 	stat_line(f, "txn.", "canceled", ctx->stats.txn_canceled);
 	stat_line(f, "txn.", "failed", ctx->stats.txn_failed);
+	stat_line(f, "ttl.", "hidden", ctx->ttl.hidden);
+	stat_line(f, "ttl.", "reclaimed", ctx->ttl.reclaimed);
+	stat_line(f, "ttl.", "pending", ctx->ttl.pending);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return 0;
@@ -728,6 +731,12 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino)
 {
 	note_inode(ctx, ino, true);
+}
+
+/* Has the kernel forget the name parent/name (queued: it takes directory locks). */
+void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len)
+{
+	note_entry(ctx, parent, name, len);
 }
 
 /* Inodes trimmed per request at most: the notes are sent one at a time. */

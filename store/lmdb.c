@@ -143,6 +143,47 @@ static int inode_write(struct lmdb_txn *t, const struct store_attr *a)
 	return db_put(t, lmdb_txn_store(t)->inode, &k.val, &v, 0, a->ino);
 }
 
+/*
+ * The expiry stored on ino (its STORE_XATTR_EXPIRES) in *when: 0 without
+ * one, or with a value that does not parse (only `itemfs check` could tell:
+ * xattr_set refuses such values, and the index never holds them).
+ */
+static int expiry_read(struct lmdb_txn *t, uint64_t ino, uint64_t *when)
+{
+	struct lmdb_key k;
+	MDB_val v;
+	int rc;
+
+	*when = 0;
+	lmdb_key_set(&k, ino, STORE_XATTR_EXPIRES, sizeof(STORE_XATTR_EXPIRES) - 1);
+	rc = db_get(t, lmdb_txn_store(t)->xattr, &k.val, &v, ino);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	if (store_expires_parse(v.mv_data, v.mv_size, when))
+		*when = 0;
+	return 0;
+}
+
+/* Adds (add) or removes the expiry index entry (when, ino); nothing for when 0. */
+static int expiry_index(struct lmdb_txn *t, uint64_t when, uint64_t ino, bool add)
+{
+	unsigned char b[LMDB_META_EXPIRES_KEY_LEN];
+	MDB_val k = lmdb_expiry_key(b, when, ino), empty = {0, NULL};
+	int rc;
+
+	if (!when)
+		return 0;
+	if (add)
+		return db_put(t, lmdb_txn_store(t)->meta, &k, &empty, 0, ino);
+	rc = db_del(t, lmdb_txn_store(t)->meta, &k, ino);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static bool is_expires(const char *name)
+{
+	return strcmp(name, STORE_XATTR_EXPIRES) == 0;
+}
+
 /* 1 if directory dir has no entries, 0 if it has, or a negative errno. */
 static int dir_empty(struct lmdb_txn *t, uint64_t dir)
 {
@@ -375,7 +416,16 @@ static int op_ino_alloc(struct store_txn *txn, uint64_t *out)
 
 static int op_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
-	return inode_read(lmdb_txn_of(txn), ino, out);
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	struct store_attr a;
+	int rc = inode_read(t, ino, &a);
+
+	/* xattr_bytes 0: no xattrs, so no expiry, and no lookup to find that out */
+	if (rc == 0 && S_ISREG(a.mode) && a.xattr_bytes)
+		rc = expiry_read(t, ino, &a.expires);
+	if (rc == 0)
+		*out = a;
+	return rc;
 }
 
 static int op_inode_put(struct store_txn *txn, const struct store_attr *attr)
@@ -435,6 +485,15 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	}
 	if (rc && rc != -ENOENT)
 		return rc;
+	if (S_ISREG(a.mode) && a.xattr_bytes) {
+		uint64_t when;
+
+		rc = expiry_read(t, ino, &when);
+		if (!rc)
+			rc = expiry_index(t, when, ino, false);
+		if (rc)
+			return rc;
+	}
 	rc = cursor_open(t, st->xattr, &c);
 	if (rc)
 		return rc;
@@ -526,6 +585,34 @@ static int op_orphans_reap(struct store_txn *txn, uint64_t *count)
 	if (count)
 		*count = total;
 	return 0;
+}
+
+/* ---- the expiry index ------------------------------------------------- */
+
+static int op_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char b[LMDB_META_EXPIRES_KEY_LEN];
+	MDB_val k = lmdb_expiry_key(b, 0, 0), v;
+	uint64_t when, ino;
+	MDB_cursor *c;
+	int rc = cursor_open(t, st->meta, &c), frc = 0;
+
+	if (rc)
+		return rc;
+	/* The index is one run of keys in (when, ino) order: walk it up to now. */
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && lmdb_expiry_key_parse(&k, &when, &ino) && when <= now) {
+		frc = fn(arg, ino, when);
+		if (frc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (frc)
+		return frc;
+	return rc && rc != MDB_NOTFOUND ? txn_fail(t, rc, "listing expiries", st->meta, 0) : 0;
 }
 
 /* ---- directory entries ------------------------------------------------ */
@@ -812,6 +899,7 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	size_t nlen = strlen(name);
+	uint64_t old_when = 0, new_when = 0;
 	struct store_attr a;
 	struct lmdb_key k;
 	uint64_t bytes;
@@ -821,6 +909,9 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 	rc = inode_read(t, ino, &a);
 	if (rc)
 		return rc;
+	if (is_expires(name) &&
+	    (!S_ISREG(a.mode) || store_expires_parse(value, size, &new_when)))
+		return -EINVAL;
 	lmdb_key_set(&k, ino, name, nlen);
 	rc = db_get(t, st->xattr, &k.val, &v, ino);
 	if (rc && rc != -ENOENT)
@@ -829,12 +920,18 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 		return -EEXIST;
 	if (rc == -ENOENT && (flags & XATTR_REPLACE))
 		return -ENODATA;
+	if (rc == 0 && new_when && store_expires_parse(v.mv_data, v.mv_size, &old_when))
+		old_when = 0;
 	bytes = (uint64_t)a.xattr_bytes - (rc == 0 ? nlen + v.mv_size : 0) + nlen + size;
 	if (!store_item_fits(a.keylen, a.size, bytes))
 		return -E2BIG;
 
 	v = (MDB_val){size, size > 0 ? (void *)value : (void *)""};
 	rc = db_put(t, st->xattr, &k.val, &v, 0, ino);
+	if (!rc && old_when != new_when)
+		rc = expiry_index(t, old_when, ino, false);
+	if (!rc && old_when != new_when)
+		rc = expiry_index(t, new_when, ino, true);
 	if (rc)
 		return rc;
 	a.xattr_bytes = (uint32_t)bytes;
@@ -883,6 +980,7 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	size_t nlen = strlen(name);
+	uint64_t old_when = 0;
 	struct store_attr a;
 	struct lmdb_key k;
 	MDB_val v;
@@ -895,8 +993,12 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 	rc = db_get(t, st->xattr, &k.val, &v, ino);
 	if (rc)
 		return rc == -ENOENT ? -ENODATA : rc;
+	if (is_expires(name) && store_expires_parse(v.mv_data, v.mv_size, &old_when))
+		old_when = 0;
 	a.xattr_bytes -= (uint32_t)(nlen + v.mv_size);
 	rc = db_del(t, st->xattr, &k.val, ino);
+	if (!rc)
+		rc = expiry_index(t, old_when, ino, false);
 	if (!rc)
 		rc = inode_write(t, &a);
 	return rc ? rc : change_inode(t, ino);
@@ -914,6 +1016,7 @@ const struct store_ops lmdb_ops = {
     .inode_free = op_inode_free,
     .orphan_add = op_orphan_add,
     .orphans_reap = op_orphans_reap,
+    .expired = op_expired,
     .dirent_get = op_dirent_get,
     .dirent_add = op_dirent_add,
     .dirent_remove = op_dirent_remove,

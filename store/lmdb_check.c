@@ -289,9 +289,39 @@ static int check_data(struct ck *c, struct ck_side *s, const struct store_attr *
 	return c->err;
 }
 
+/*
+ * An expiry attribute (value v) of inode a: a time, on a regular file,
+ * with its entry in the expiry index (store.h, "Expiry").
+ */
+static void check_expiry(struct ck *c, const struct store_attr *a, const MDB_val *v, bool bad)
+{
+	unsigned char b[LMDB_META_EXPIRES_KEY_LEN];
+	uint64_t when;
+	MDB_val k, ev;
+	int rc;
+
+	if (store_expires_parse(v->mv_data, v->mv_size, &when)) {
+		ck_note(c, a->ino, "%s holds \"%.*s\", not a time (1..%llu in decimal)",
+			STORE_XATTR_EXPIRES, v->mv_size > 32 ? 32 : (int)v->mv_size,
+			(const char *)v->mv_data, (unsigned long long)STORE_EXPIRES_MAX);
+		return;
+	}
+	if (!bad && !S_ISREG(a->mode))
+		ck_note(c, a->ino, "%s on an inode that is not a regular file (mode 0%o)",
+			STORE_XATTR_EXPIRES, a->mode);
+	k = lmdb_expiry_key(b, when, a->ino);
+	rc = mdb_get(c->txn, c->st->meta, &k, &ev);
+	if (rc == MDB_NOTFOUND)
+		ck_note(c, a->ino, "%s is %llu, but the expiry index has no entry for it",
+			STORE_XATTR_EXPIRES, (unsigned long long)when);
+	else if (rc)
+		ck_fail(c, rc, LMDB_DB_META);
+}
+
 /* The xattr records of inode a->ino (s is at the first key >= it). */
 static int check_xattrs(struct ck *c, struct ck_side *s, const struct store_attr *a, bool bad)
 {
+	const size_t elen = sizeof(STORE_XATTR_EXPIRES) - 1;
 	uint64_t bytes = 0;
 	int rc = 0;
 
@@ -301,6 +331,9 @@ static int check_xattrs(struct ck *c, struct ck_side *s, const struct store_attr
 		} else {
 			if (memchr((const char *)s->k.mv_data + 8, '\0', s->k.mv_size - 8))
 				ck_note(c, a->ino, "an xattr name holds a NUL byte");
+			if (s->k.mv_size - 8 == elen &&
+			    memcmp((const char *)s->k.mv_data + 8, STORE_XATTR_EXPIRES, elen) == 0)
+				check_expiry(c, a, &s->v, bad);
 			bytes += s->k.mv_size - 8 + s->v.mv_size;
 		}
 		rc = side_next(c, s, MDB_NEXT);
@@ -450,6 +483,57 @@ out:
 	return c->err;
 }
 
+/*
+ * The expiry index (meta "expires" keys): every entry names an inode whose
+ * expiry attribute holds exactly its time. With check_expiry() (the other
+ * direction) the index and the attributes are then one-to-one.
+ */
+static int check_expiry_index(struct ck *c)
+{
+	unsigned char b[LMDB_META_EXPIRES_KEY_LEN];
+	MDB_val k = lmdb_expiry_key(b, 0, 0), v;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(c->txn, c->st->meta, &cur);
+
+	if (rc)
+		return ck_fail(c, rc, LMDB_DB_META);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size >= LMDB_META_EXPIRES_LEN &&
+	     memcmp(k.mv_data, LMDB_META_EXPIRES, LMDB_META_EXPIRES_LEN) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t when, ino, have = 0;
+		struct lmdb_key xk;
+		MDB_val xv;
+		int grc;
+
+		if (!lmdb_expiry_key_parse(&k, &when, &ino)) {
+			ck_note(c, 0, "meta: an expiry index key of %zu bytes, expected %u", k.mv_size,
+				LMDB_META_EXPIRES_KEY_LEN);
+			continue;
+		}
+		if (ck_find(c, ino) == CK_NONE) {
+			ck_note(c, 0, "meta: expiry index entry (%llu, inode %llu) for an inode that "
+				"does not exist", (unsigned long long)when, (unsigned long long)ino);
+			continue;
+		}
+		lmdb_key_set(&xk, ino, STORE_XATTR_EXPIRES, sizeof(STORE_XATTR_EXPIRES) - 1);
+		grc = mdb_get(c->txn, c->st->xattr, &xk.val, &xv);
+		if (grc && grc != MDB_NOTFOUND) {
+			rc = grc;
+			break;
+		}
+		if (grc == MDB_NOTFOUND)
+			ck_note(c, ino, "the expiry index lists it at %llu, but it has no %s",
+				(unsigned long long)when, STORE_XATTR_EXPIRES);
+		else if (store_expires_parse(xv.mv_data, xv.mv_size, &have) == 0 && have != when)
+			ck_note(c, ino, "the expiry index lists it at %llu, but its %s is %llu",
+				(unsigned long long)when, STORE_XATTR_EXPIRES,
+				(unsigned long long)have);
+	}
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? ck_fail(c, rc, LMDB_DB_META) : c->err;
+}
+
 /* ---- the whole ----------------------------------------------------------- */
 
 static void ck_free(struct ck *c)
@@ -479,7 +563,7 @@ int lmdb_check(struct store *s, const struct store_check_ops *cb, void *arg,
 	if (rc)
 		return rc;
 	c.txn = lmdb_txn_of(txn)->mtxn;
-	if (!walk_inodes(&c) && !ck_walk_entries(&c)) {
+	if (!walk_inodes(&c) && !check_expiry_index(&c) && !ck_walk_entries(&c)) {
 		ck_check_counts(&c);
 		ck_check_reach(&c);
 	}

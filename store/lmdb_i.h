@@ -40,6 +40,11 @@
 #define LMDB_META_ORPHAN_LEN 6u
 #define LMDB_META_ORPHAN_KEY_LEN 14u
 
+/* "expires" + u64 BE seconds + u64 BE ino: the expiry index (store.h, "Expiry"). */
+#define LMDB_META_EXPIRES "expires"
+#define LMDB_META_EXPIRES_LEN 7u
+#define LMDB_META_EXPIRES_KEY_LEN 23u
+
 /* A meta database key. LMDB never writes through a key it is given. */
 static inline MDB_val lmdb_meta_key(const char *name)
 {
@@ -53,6 +58,34 @@ static inline MDB_val lmdb_orphan_key(unsigned char buf[LMDB_META_ORPHAN_KEY_LEN
 	for (int i = 0; i < 8; i++)
 		buf[LMDB_META_ORPHAN_LEN + i] = (unsigned char)(ino >> (56 - 8 * i));
 	return (MDB_val){LMDB_META_ORPHAN_KEY_LEN, buf};
+}
+
+/* The meta key of the expiry index entry (when, ino), in buf. */
+static inline MDB_val lmdb_expiry_key(unsigned char buf[LMDB_META_EXPIRES_KEY_LEN], uint64_t when,
+				      uint64_t ino)
+{
+	memcpy(buf, LMDB_META_EXPIRES, LMDB_META_EXPIRES_LEN);
+	for (int i = 0; i < 8; i++) {
+		buf[LMDB_META_EXPIRES_LEN + i] = (unsigned char)(when >> (56 - 8 * i));
+		buf[LMDB_META_EXPIRES_LEN + 8 + i] = (unsigned char)(ino >> (56 - 8 * i));
+	}
+	return (MDB_val){LMDB_META_EXPIRES_KEY_LEN, buf};
+}
+
+/* Parses an expiry index key k into *when and *ino; false if k is not one. */
+static inline bool lmdb_expiry_key_parse(const MDB_val *k, uint64_t *when, uint64_t *ino)
+{
+	const unsigned char *b = k->mv_data;
+
+	if (k->mv_size != LMDB_META_EXPIRES_KEY_LEN ||
+	    memcmp(b, LMDB_META_EXPIRES, LMDB_META_EXPIRES_LEN) != 0)
+		return false;
+	*when = *ino = 0;
+	for (int i = 0; i < 8; i++) {
+		*when = *when << 8 | b[LMDB_META_EXPIRES_LEN + i];
+		*ino = *ino << 8 | b[LMDB_META_EXPIRES_LEN + 8 + i];
+	}
+	return true;
 }
 
 /* Value layouts (little-endian fields; see lmdb_format.c). */

@@ -117,6 +117,36 @@ int store_orphans_reap(struct store_txn *txn, uint64_t *count)
 	return txn->st->ops->orphans_reap(txn, count);
 }
 
+int store_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	return txn->st->ops->expired(txn, now, fn, arg);
+}
+
+/*
+ * One spelling per time, as DynamoDB's TTL attribute is a plain number:
+ * so the index and the attribute can be compared byte for byte, and a
+ * value a tool rewrote ("+5", " 5", "5\n") is refused rather than guessed.
+ */
+int store_expires_parse(const void *value, size_t len, uint64_t *out)
+{
+	const char *p = value;
+	uint64_t v = 0;
+
+	if (!p || len == 0 || len > 19 || p[0] == '0')
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+
+		if (d > 9 || v > (STORE_EXPIRES_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 		     uint64_t *ino)
 {
@@ -181,6 +211,13 @@ int store_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, const
 	if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) || flags == (XATTR_CREATE | XATTR_REPLACE) ||
 	    (size > 0 && !value))
 		return -EINVAL;
+	if (strcmp(name, STORE_XATTR_EXPIRES) == 0) {
+		uint64_t when;
+
+		rc = store_expires_parse(value, size, &when);
+		if (rc)
+			return rc;
+	}
 	return txn->st->ops->xattr_set(txn, ino, name, value, size, flags);
 }
 

@@ -94,6 +94,10 @@ struct store_attr {
 	uint32_t keylen;      /* (store) name bytes counted towards the limit */
 	uint32_t xattr_bytes; /* (store) sum of xattr name and value lengths */
 	uint64_t version;     /* (store) bumped on every data change */
+	/* (store) a regular file's expiry: the value of its STORE_XATTR_EXPIRES,
+	 * seconds since the epoch; 0: none. Filled by store_inode_get() only
+	 * (one more lookup for an inode with xattrs, none without). */
+	uint64_t expires;
 	struct timespec atime, mtime, ctime;
 };
 
@@ -107,6 +111,9 @@ struct store_dirent {
 
 /* Returns 0 to continue, anything else stops the listing and is returned. */
 typedef int (*store_dirent_fn)(void *arg, const struct store_dirent *ent);
+
+/* One entry of the expiry index, for store_expired(); the same return rule. */
+typedef int (*store_expiry_fn)(void *arg, uint64_t ino, uint64_t expires);
 
 struct store_statfs {
 	uint64_t bytes_used;  /* bytes the store occupies (live pages) */
@@ -139,6 +146,7 @@ struct store_ops {
 	int (*inode_free)(struct store_txn *txn, uint64_t ino);
 	int (*orphan_add)(struct store_txn *txn, uint64_t ino);
 	int (*orphans_reap)(struct store_txn *txn, uint64_t *count);
+	int (*expired)(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg);
 	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 			  uint64_t *ino);
 	int (*dirent_add)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -239,7 +247,8 @@ int store_inode_put(struct store_txn *txn, const struct store_attr *attr);
 
 /*
  * Deletes an inode with its data and xattrs (and, for an orphan, its
- * listing). Its names must be gone.
+ * listing; with an expiry, its entry in the expiry index). Its names must
+ * be gone.
  */
 int store_inode_free(struct store_txn *txn, uint64_t ino);
 
@@ -260,6 +269,31 @@ int store_inode_free(struct store_txn *txn, uint64_t ino);
  */
 int store_orphan_add(struct store_txn *txn, uint64_t ino);
 int store_orphans_reap(struct store_txn *txn, uint64_t *count);
+
+/*
+ * Expiry (docs/dynamodb.md, "TTL"): an xattr STORE_XATTR_EXPIRES on a
+ * regular file holds the second (since the epoch) from which the item is
+ * expired: 1..STORE_EXPIRES_MAX in decimal, no sign, no leading zero, no
+ * space, no newline. It is an ordinary xattr (listed, counted towards the
+ * item size), and the store keeps an index of it: xattr_set and
+ * xattr_remove of that name and inode_free keep the index in the same
+ * transaction, and store_inode_get() reports it (store_attr.expires). The
+ * store only keeps the time; what an expired item means is the caller's.
+ *
+ * store_xattr_set() of STORE_XATTR_EXPIRES: -EINVAL for a value that does
+ * not parse (store_expires_parse()) or an inode that is not a regular
+ * file, and nothing changes; otherwise as for any xattr.
+ * store_expired: calls fn for every indexed inode whose expiry is at most
+ * now, earliest first (then by inode number), until fn returns non-zero,
+ * which is returned. fn must not change the store (collect, then act).
+ * Errors: -EIO.
+ * store_expires_parse: parses a value (len bytes, not NUL-terminated) into
+ * *out. Errors: -EINVAL.
+ */
+#define STORE_XATTR_EXPIRES "user.itemfs.expires"
+#define STORE_EXPIRES_MAX ((uint64_t)INT64_MAX)
+int store_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg);
+int store_expires_parse(const void *value, size_t len, uint64_t *out);
 
 /* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,

@@ -160,6 +160,16 @@ expect_fail 2 "No such file or directory; is $T an itemfs mount?" "$ITEMFS" txn 
 expect_fail 2 "cannot read the manifest $T/absent: No such file or directory" "$ITEMFS" txn "$MNT" "$T/absent"
 assert_eq "$before" "$(state)" "items after all the refused transactions"
 
+step "an expired item (user.itemfs.expires) is absent to a transaction"
+printf old >"$MNT/users/exp"
+setfattr -n user.itemfs.expires -v 1 "$MNT/users/exp" # 1970: expired at once
+txn "check users/exp absent"
+txn_fails 1 "ENOENT line 1: rm users/exp: no such item" "rm users/exp"
+printf new >"$MNT/users/.exp"
+txn "mv users/.exp users/exp absent"
+assert_eq new "$(cat "$MNT/users/exp")" "the item put over the expired one"
+rm "$MNT/users/exp"
+
 step "odd names through escapes"
 printf sp >"$MNT/users/.new one"
 txn 'mv users/.new\sone users/with\ space\tand\x2dtab'

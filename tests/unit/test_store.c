@@ -2951,6 +2951,214 @@ static void test_orphans(void **state)
 	assert_int_equal(raw_get(f->path, "meta", key, 14, got, sizeof(got)), (size_t)-1);
 }
 
+/* Collects store_expired() entries. */
+struct expiries {
+	uint64_t ino[16], when[16];
+	int n;
+};
+
+static int expiry_collect(void *arg, uint64_t ino, uint64_t when)
+{
+	struct expiries *e = arg;
+
+	assert_true(e->n < 16);
+	e->ino[e->n] = ino;
+	e->when[e->n] = when;
+	e->n++;
+	return 0;
+}
+
+static int stop_at_first(void *arg, uint64_t ino, uint64_t when)
+{
+	(void)arg;
+	(void)ino;
+	(void)when;
+	return 7;
+}
+
+static struct expiries expired_by(struct store_txn *t, uint64_t now)
+{
+	struct expiries e = {.n = 0};
+
+	assert_int_equal(store_expired(t, now, expiry_collect, &e), 0);
+	return e;
+}
+
+static void set_expires(struct store_txn *t, uint64_t ino, const char *v)
+{
+	assert_int_equal(store_xattr_set(t, ino, STORE_XATTR_EXPIRES, v, strlen(v), 0), 0);
+}
+
+/* The expiry index follows the attribute: set, replace, remove, free. */
+static void test_expiry_index(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	struct expiries e;
+	uint64_t x, y, z, dir, plain;
+	unsigned char key[23], got[8];
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	x = make_file(t, STORE_ROOT_INO, "x");
+	y = make_file(t, STORE_ROOT_INO, "y");
+	z = make_file(t, STORE_ROOT_INO, "z");
+	plain = make_file(t, STORE_ROOT_INO, "plain");
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	set_expires(t, x, "300");
+	set_expires(t, y, "100");
+	set_expires(t, z, "100");
+	assert_int_equal(store_xattr_set(t, plain, "user.a", "1", 1, 0), 0);
+
+	/* earliest first, ties by inode number; only up to now */
+	e = expired_by(t, 1000);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.ino[0], y < z ? y : z);
+	assert_int_equal(e.ino[1], y < z ? z : y);
+	assert_int_equal(e.when[1], 100);
+	assert_int_equal(e.ino[2], x);
+	assert_int_equal(e.when[2], 300);
+	assert_int_equal(expired_by(t, 299).n, 2);
+	assert_int_equal(expired_by(t, 99).n, 0);
+
+	/* store_inode_get reports it; none for an item without (or with other) xattrs */
+	assert_int_equal(store_inode_get(t, x, &a), 0);
+	assert_int_equal(a.expires, 300);
+	assert_int_equal(store_inode_get(t, plain, &a), 0);
+	assert_int_equal(a.expires, 0);
+	assert_int_equal(store_inode_get(t, dir, &a), 0);
+	assert_int_equal(a.expires, 0);
+
+	/* a new time moves the entry; a removal drops it */
+	set_expires(t, x, "50");
+	e = expired_by(t, 1000);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.ino[0], x);
+	assert_int_equal(e.when[0], 50);
+	assert_int_equal(store_xattr_remove(t, y, STORE_XATTR_EXPIRES), 0);
+	assert_int_equal(store_inode_get(t, y, &a), 0);
+	assert_int_equal(a.expires, 0);
+	e = expired_by(t, 1000);
+	assert_int_equal(e.n, 2);
+	assert_int_equal(e.ino[1], z);
+
+	/* freeing the inode drops its entry */
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "z", 1, NULL), 0);
+	assert_int_equal(store_inode_free(t, z), 0);
+	e = expired_by(t, 1000);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.ino[0], x);
+
+	/* the item size counts it like any xattr */
+	assert_int_equal(store_inode_get(t, x, &a), 0);
+	assert_int_equal(a.xattr_bytes, strlen(STORE_XATTR_EXPIRES) + 2);
+
+	/* a callback's non-zero return stops the walk and is returned */
+	assert_int_equal(store_expired(t, 1000, stop_at_first, NULL), 7);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* on disk: meta "expires" + BE seconds + BE ino, empty value */
+	store_close(f->st);
+	f->st = NULL;
+	memcpy(key, "expires", 7);
+	put_be64(key + 7, 50);
+	put_be64(key + 15, x);
+	assert_int_equal(raw_get(f->path, "meta", key, 23, got, sizeof(got)), 0);
+	put_be64(key + 7, 300);
+	assert_int_equal(raw_get(f->path, "meta", key, 23, got, sizeof(got)), (size_t)-1);
+}
+
+/* Values are checked: only a canonical decimal time on a regular file. */
+static void test_expiry_values(void **state)
+{
+	static const char *const bad[] = {"", "0", "01", "-1", "+1", " 1", "1 ", "1\n", "1x",
+					  "9223372036854775808", "18446744073709551616",
+					  "99999999999999999999"};
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t x, dir, v;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	x = make_file(t, STORE_ROOT_INO, "x");
+	dir = make_dir(t, STORE_ROOT_INO, "d");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(store_expires_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
+		assert_int_equal(store_xattr_set(t, x, STORE_XATTR_EXPIRES, bad[i], strlen(bad[i]),
+						 0),
+				 -EINVAL);
+	}
+	assert_int_equal(store_expires_parse("9223372036854775807", 19, &v), 0);
+	assert_int_equal(v, STORE_EXPIRES_MAX);
+	assert_int_equal(store_expires_parse("1", 1, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_xattr_set(t, dir, STORE_XATTR_EXPIRES, "5", 1, 0), -EINVAL);
+	/* nothing changed */
+	assert_int_equal(store_inode_get(t, x, &a), 0);
+	assert_int_equal(a.xattr_bytes, 0);
+	assert_int_equal(expired_by(t, STORE_EXPIRES_MAX).n, 0);
+	set_expires(t, x, "9223372036854775807");
+	assert_int_equal(expired_by(t, STORE_EXPIRES_MAX).n, 1);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* itemfs check accepts a true index and reports either side missing. */
+static void test_check_expiry_index(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_check_summary s;
+	struct store_txn *t;
+	struct found fd;
+	struct raw r;
+	uint64_t x, y;
+	unsigned char key[23];
+	MDB_val k = {23, key}, v = {0, NULL};
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	x = make_file(t, STORE_ROOT_INO, "x");
+	y = make_file(t, STORE_ROOT_INO, "y");
+	set_expires(t, x, "1000");
+	set_expires(t, y, "2000");
+	assert_int_equal(store_txn_commit(t), 0);
+	s = run_check(f->st, &fd);
+	assert_int_equal(s.problems, 0);
+
+	/* an attribute without its entry: delete y's entry behind the store's back */
+	store_close(f->st);
+	f->st = NULL;
+	memcpy(key, "expires", 7);
+	put_be64(key + 7, 2000);
+	put_be64(key + 15, y);
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "meta", 0), &k, NULL), 0);
+	raw_close(&r);
+	reopen(f, &cfg);
+	s = run_check(f->st, &fd);
+	assert_one_problem(&fd, y, "y",
+			   "user.itemfs.expires is 2000, but the expiry index has no entry for it");
+
+	/* an entry with the wrong time, and one for an inode that does not exist */
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	put_be64(key + 7, 3000);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
+	put_be64(key + 7, 5);
+	put_be64(key + 15, 4242);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
+	raw_close(&r);
+	reopen(f, &cfg);
+	s = run_check(f->st, &fd);
+	assert_int_equal(s.problems, 3);
+	assert_true(problem_of(&fd, y, "the expiry index lists it at 3000, but its "
+				       "user.itemfs.expires is 2000") >= 0);
+	assert_true(problem_of(&fd, y, "but the expiry index has no entry for it") >= 0);
+	assert_true(problem_of(&fd, 0, "expiry index entry (5, inode 4242) for an inode that "
+				       "does not exist") >= 0);
+	(void)x;
+}
+
 static void test_check_orphan_directory(void **state)
 {
 	struct fx *f = *state;
@@ -3675,6 +3883,9 @@ int main(void)
 	    T(test_check_orphan_inode, setup_store),
 	    T(test_check_orphan_directory, setup_store),
 	    T(test_orphans, setup_store),
+	    T(test_expiry_index, setup_store),
+	    T(test_expiry_values, setup_store),
+	    T(test_check_expiry_index, setup_store),
 	    T(test_check_file_nlink, setup_store),
 	    T(test_check_dir_nlink, setup_store),
 	    T(test_check_parent_pointer, setup_store),
