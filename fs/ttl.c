@@ -77,8 +77,8 @@ double fs_ttl_timeout(const struct store_attr *a, double timeout)
  * does (the item is freed when it was its last name and nothing here holds
  * it open), and touches parent.
  */
-static int drop_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
-		     const char *name, size_t len, const struct store_attr *a)
+static int drop_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		     size_t len, const struct store_attr *a)
 {
 	struct timespec now;
 	int rc = store_dirent_remove(txn, parent, name, len, NULL);
@@ -99,8 +99,8 @@ static int drop_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
  * then fails aborts txn, which puts the name back. *out is written on
  * success only. Errors: those of the store calls (-ENOENT, -EIO, ...).
  */
-int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
-		     const char *name, size_t len, struct store_attr *out)
+int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		     size_t len, struct store_attr *out)
 {
 	struct store_attr a;
 	int rc = store_dirent_get(txn, parent, name, len, &a.ino);
@@ -124,8 +124,8 @@ int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
  * an expired item (fs_ttl_entry_get()). 0 when the name is free or names a
  * live item (the caller's store_dirent_add() then says -EEXIST).
  */
-int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
-		     const char *name, size_t len)
+int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		     size_t len)
 {
 	struct store_attr a;
 	int rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a);
@@ -425,7 +425,6 @@ static void reap_stuck(struct fs_ctx *ctx, const struct reap_item *it)
 	       "such name frees it",
 	       path, it->ino, it->parent);
 }
-
 
 /* Tells this mount's kernel that the names the reaper removed are gone. */
 static void reap_notes(struct fs_ctx *ctx, const struct reap_item *it)
