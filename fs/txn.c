@@ -189,49 +189,53 @@ static int check_cond(struct txn_run *r, const struct txn_action *a, const char 
 		    item->version, a->cond);
 }
 
-static int do_check(struct txn_run *r, const struct txn_action *a)
-{
+/* The item an rm or check names: a->path resolved and looked up. */
+struct txn_target {
 	struct store_attr dir, item;
 	const char *name;
 	size_t len;
 	bool found;
-	int rc = resolve(r, a, a->path, &dir, &name, &len);
+};
+
+static int find_target(struct txn_run *r, const struct txn_action *a, struct txn_target *t)
+{
+	int rc = resolve(r, a, a->path, &t->dir, &t->name, &t->len);
 
 	if (rc)
 		return rc;
-	rc = lookup(r, &dir, name, len, &item, &found);
-	if (rc)
-		return fail(r, a, rc, "cannot look it up");
-	return check_cond(r, a, a->path, found ? &item : NULL);
+	rc = lookup(r, &t->dir, t->name, t->len, &t->item, &t->found);
+	return rc ? fail(r, a, rc, "cannot look it up") : 0;
+}
+
+static int do_check(struct txn_run *r, const struct txn_action *a)
+{
+	struct txn_target t;
+	int rc = find_target(r, a, &t);
+
+	return rc ? rc : check_cond(r, a, a->path, t.found ? &t.item : NULL);
 }
 
 static int do_rm(struct txn_run *r, const struct txn_action *a)
 {
-	struct store_attr dir, item;
-	const char *name;
-	size_t len;
-	bool found;
-	int rc = resolve(r, a, a->path, &dir, &name, &len);
+	struct txn_target t;
+	int rc = find_target(r, a, &t);
 
 	if (rc)
 		return rc;
-	rc = lookup(r, &dir, name, len, &item, &found);
-	if (rc)
-		return fail(r, a, rc, "cannot look it up");
-	if (!found)
+	if (!t.found)
 		return fail(r, a, -ENOENT, "no such item");
-	if (S_ISDIR(item.mode))
+	if (S_ISDIR(t.item.mode))
 		return fail(r, a, -EISDIR, "a directory, not an item");
-	if (!may(r->t, &dir, 3))
+	if (!may(r->t, &t.dir, 3))
 		return fail(r, a, -EACCES, "no write permission on its directory");
-	if (!may_unlink_from(r->t, &dir, &item))
+	if (!may_unlink_from(r->t, &t.dir, &t.item))
 		return fail(r, a, -EPERM,
 			    "its directory is sticky and neither it nor the item "
 			    "is the caller's");
-	rc = check_cond(r, a, a->path, &item);
+	rc = check_cond(r, a, a->path, &t.item);
 	if (rc)
 		return rc;
-	rc = fs_remove_in(r->ctx, r->txn, dir.ino, name, len, false, NULL);
+	rc = fs_remove_in(r->ctx, r->txn, t.dir.ino, t.name, t.len, false, NULL);
 	return rc ? fail(r, a, rc, "%s", strerror(-rc)) : 0;
 }
 

@@ -14,48 +14,6 @@
 #    least recently looked up, and looks them up again, losing nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-MNT2=$T/mnt2
-mkdir -p "$MNT2"
-B_PID=
-
-# start_b OPTS...: the second mount, B, of the same store on $MNT2.
-start_b() {
-	"$ITEMFS" mount "$STORE" "$MNT2" "$@" -f >>"$LOG" 2>&1 &
-	B_PID=$!
-	BG_PIDS+=($!)
-	EXTRA_MOUNTS+=("$MNT2")
-	local i
-	for ((i = 0; i < 400; i++)); do
-		mountpoint -q "$MNT2" && return 0
-		running "$B_PID" || fail "mount B exited at start; log: $(cat "$LOG")"
-		sleep 0.05
-	done
-	fail "mount B not ready after 20 s"
-}
-
-stop_b() {
-	local rc=0
-	fusermount3 -u "$MNT2" || fail "fusermount3 -u $MNT2"
-	wait "$B_PID" || rc=$?
-	[ "$rc" -eq 0 ] || fail "mount B exited with $rc; log: $(cat "$LOG")"
-	B_PID=
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DESC MAX_MS COMMAND...: polls COMMAND every 20 ms until it
-# succeeds; fails after MAX_MS; prints the milliseconds it took.
-wait_for() {
-	local desc=$1 max=$2 t0
-	shift 2
-	t0=$(now_ms)
-	until "$@"; do
-		(($(now_ms) - t0 <= max)) || fail "$desc: not within $max ms"
-		sleep 0.02
-	done
-	echo $(($(now_ms) - t0))
-}
-
 # A commits within commit_interval=0.2; B's cache may lag by cache_ttl=1.
 start_itemfs -o commit_interval=0.2
 start_b -o cache_ttl=1

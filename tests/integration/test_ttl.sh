@@ -10,46 +10,6 @@
 # delete each item once. A kill -9 loses neither the expiry nor the reclaim.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-MNT2=$T/mnt2
-mkdir -p "$MNT2"
-B_PID=
-
-# start_b OPTS...: the second mount, B, of the same store on $MNT2.
-start_b() {
-	"$ITEMFS" mount "$STORE" "$MNT2" "$@" -f >>"$LOG" 2>&1 &
-	B_PID=$!
-	BG_PIDS+=($!)
-	EXTRA_MOUNTS+=("$MNT2")
-	local i
-	for ((i = 0; i < 400; i++)); do
-		mountpoint -q "$MNT2" && return 0
-		running "$B_PID" || fail "mount B exited at start; log: $(cat "$LOG")"
-		sleep 0.05
-	done
-	fail "mount B not ready after 20 s"
-}
-
-stop_b() {
-	local rc=0
-	fusermount3 -u "$MNT2" || fail "fusermount3 -u $MNT2"
-	wait "$B_PID" || rc=$?
-	[ "$rc" -eq 0 ] || fail "mount B exited with $rc; log: $(cat "$LOG")"
-	B_PID=
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DESC MAX_MS COMMAND...: polls COMMAND every 20 ms until it succeeds.
-wait_for() {
-	local desc=$1 max=$2 t0
-	shift 2
-	t0=$(now_ms)
-	until "$@"; do
-		(($(now_ms) - t0 <= max)) || fail "$desc: not within $max ms"
-		sleep 0.02
-	done
-}
-
 # until_second S: returns once the clock has reached second S.
 until_second() {
 	while (($(date +%s) < $1)); do sleep 0.05; done
@@ -136,10 +96,10 @@ run_ok mv "$D/c.tmp" "$D/c"
 assert_eq staged "$(cat "$D/c")" "c after a conditional put-if-absent over its expired item"
 hx OK rename "$D/e" "$D/q" noreplace
 assert_eq fresh "$(cat "$D/q")" "q after renameat2(RENAME_NOREPLACE) over its expired item"
-wait_for "the expired items reclaimed" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" -ge 2 ]"
+wait_for "the expired items reclaimed" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" -ge 2 ]" >/dev/null
 commit "$MNT"
 # root, t, v, dir, link, r, m, c, q: p and l reclaimed, the replaced ones freed
-wait_for "only the live inodes left" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 9 ]"
+wait_for "only the live inodes left" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 9 ]" >/dev/null
 check_clean "check after the reclaim"
 
 step "names in two directories: hidden, left for the names' reuse, logged once"
@@ -149,14 +109,14 @@ ln "$D/d1/h" "$D/d2/h2"
 expires "$D/d1/h" "$past"
 expect_fail 1 "No such file or directory" stat "$D/d1/h"
 expect_fail 1 "No such file or directory" stat "$D/d2/h2"
-wait_for "the reaper gives up on h" 5000 grep -q "expired, but has names outside directory" "$LOG"
+wait_for "the reaper gives up on h" 5000 grep -q "expired, but has names outside directory" "$LOG" >/dev/null
 commit "$MNT"
 check_clean "check with the hidden hard links"
 printf one >"$D/d1/h"
 printf two >"$D/d2/h2"
 assert_eq "one two" "$(cat "$D/d1/h") $(cat "$D/d2/h2")" "new items at both names"
 commit "$MNT"
-wait_for "the old item freed" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 13 ]"
+wait_for "the old item freed" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 13 ]" >/dev/null
 check_clean "check after reusing both names"
 [ "$(grep -c "expired, but has names outside directory" "$LOG")" = 1 ] || fail "the give-up is not logged once"
 stop_itemfs
@@ -169,7 +129,7 @@ printf other >"$D/keep"
 mkdir "$MNT/t2" # B does not list it after the expiry is set
 printf early >"$MNT/t2/early"
 commit "$MNT"
-wait_for "B sees early" 3000 test -e "$MNT2/t2/early"
+wait_for "B sees early" 3000 test -e "$MNT2/t2/early" >/dev/null
 exec 9<"$MNT2/t2/early" # B's kernel caches this name for a day, before any expiry
 t=$(($(date +%s) + 5))
 expires "$D/a" "$t"
@@ -179,7 +139,7 @@ commit "$MNT"
 # its kernel gets an entry that ends then (see docs/dynamodb.md on names
 # another mount's kernel cached before it learnt of an expiry).
 sleep 0.5
-wait_for "B sees the expiry" 3000 sh -c "[ \"\$(getfattr --absolute-names --only-values -n user.itemfs.expires '$MNT2/t/a' 2>/dev/null)\" = $t ]"
+wait_for "B sees the expiry" 3000 sh -c "[ \"\$(getfattr --absolute-names --only-values -n user.itemfs.expires '$MNT2/t/a' 2>/dev/null)\" = $t ]" >/dev/null
 assert_eq hello "$(cat "$D/a")" "A's cat before the time"
 assert_eq 5 "$(st %s "$D/a")" "A's stat before the time"
 listed "$D" a || fail "A's ls does not list a before its time"
@@ -200,7 +160,7 @@ exec 8<&-
 # B's kernel still has the name of early from before B knew of its expiry,
 # and B has it open: a stat by that name may be answered from the open file
 # once, then the name is gone (docs/dynamodb.md).
-wait_for "B's kernel forgets early" 2000 sh -c "! stat '$MNT2/t2/early' >/dev/null 2>&1"
+wait_for "B's kernel forgets early" 2000 sh -c "! stat '$MNT2/t2/early' >/dev/null 2>&1" >/dev/null
 expect_fail 1 "No such file or directory" stat "$MNT2/t2/early"
 assert_eq early "$(cat <&9)" "B's descriptor of early, opened before its expiry was set"
 exec 9<&-
@@ -212,7 +172,7 @@ assert_eq "$inodes_with" "$(inodes)" "inodes while nothing reclaims it"
 step "the next read-write mount reclaims it"
 start_itemfs
 expect_fail 1 "No such file or directory" stat "$D/a"
-wait_for "A reclaims a and early" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 2 ]"
+wait_for "A reclaims a and early" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 2 ]" >/dev/null
 assert_eq 0 "$(counter_of "$MNT" ttl.pending)" "A's ttl.pending after the reclaim"
 "$ITEMFS" stats "$MNT" | grep -qx "ttl: [0-9]* expired items hidden, 2 reclaimed, 0 pending" ||
 	fail "itemfs stats: $("$ITEMFS" stats "$MNT" | grep ttl)"
@@ -257,7 +217,7 @@ for i in $(seq 1 20); do expires "$D/many/i$i" "$t"; done
 commit "$MNT"
 until_second "$t"
 both() { echo $(($(counter_of "$MNT" ttl.reclaimed) + $(counter_of "$MNT2" ttl.reclaimed))); }
-wait_for "20 items reclaimed by A and B together" 8000 sh -c "[ \$(( \$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats') + \$(sed -n 's/^ttl.reclaimed //p' '$MNT2/.itemfs/stats') )) = 20 ]"
+wait_for "20 items reclaimed by A and B together" 8000 sh -c "[ \$(( \$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats') + \$(sed -n 's/^ttl.reclaimed //p' '$MNT2/.itemfs/stats') )) = 20 ]" >/dev/null
 sleep 1.5 # a reaper that would delete something twice has had its chance
 assert_eq 20 "$(both)" "items reclaimed by A and B"
 assert_eq stays "$(cat "$MNT2/t/many/stays")" "the item without an expiry, through B"
@@ -299,7 +259,7 @@ assert_eq 4000000000 "$(getfattr --absolute-names --only-values -n user.itemfs.e
 	"k2's expiry after kill -9"
 stop_itemfs
 start_itemfs
-wait_for "k0 and k1 reclaimed after the crash" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 2 ]"
+wait_for "k0 and k1 reclaimed after the crash" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" = 2 ]" >/dev/null
 commit "$MNT"
 assert_eq $((before - 2)) "$(inodes)" "inodes after the reclaim"
 assert_eq late "$(cat "$D/k2")" "k2 after the reclaim"

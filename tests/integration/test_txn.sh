@@ -247,14 +247,7 @@ step "readers of this mount and of a consistent_reads mount never see part of on
 echo 0 >"$MNT/users/alice"
 echo 0 >"$MNT/users/bob"
 commit
-MNT2=$T/mnt2
-mkdir -p "$MNT2"
-"$ITEMFS" mount "$STORE" "$MNT2" -o consistent_reads -f >>"$LOG" 2>&1 &
-B_PID=$!
-BG_PIDS+=("$B_PID")
-EXTRA_MOUNTS+=("$MNT2")
-for ((i = 0; i < 400; i++)); do mountpoint -q "$MNT2" && break; sleep 0.05; done
-mountpoint -q "$MNT2" || fail "mount B not ready"
+start_b -o consistent_reads
 ROUNDS=${TXN_ROUNDS:-300}
 (
 	for ((i = 1; i <= ROUNDS; i++)); do
@@ -285,8 +278,7 @@ wait "$R2" || fail "reader of mount B: $(cat "$T/r2")"
 echo "$ROUNDS transactions; $(cat "$T/r1") reads here, $(cat "$T/r2") through B, none saw part of one"
 assert_eq "$ROUNDS $ROUNDS" "$(cat "$MNT/users/alice") $(cat "$MNT/users/bob")" "alice and bob at the end"
 assert_eq "$ROUNDS $ROUNDS" "$(cat "$MNT2/users/alice") $(cat "$MNT2/users/bob")" "alice and bob through B"
-fusermount3 -u "$MNT2"
-wait "$B_PID" || fail "mount B exited with an error"
+stop_b
 
 step "kill -9 in a stream of transfers: each transaction whole or absent"
 # 10 accounts of 100; every transaction moves 1..9 from one to another.
