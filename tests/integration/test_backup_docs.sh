@@ -247,7 +247,7 @@ export PATH=$T/bin:$PATH
 
 step "a mounted store with tables (treegen) and a table users"
 mkdir "$SRC"
-"$TREEGEN" "$SRC" 1000 >/dev/null
+"$TREEGEN" "$SRC" "$([ -n "$ASAN_BUILD" ] && echo 300 || echo 1000)" >/dev/null
 start_itemfs
 tar --format=posix --xattrs --xattrs-include='user.*' -cpf "$T/src.tar" -C "$SRC" .
 tar --xattrs --xattrs-include='user.*' --warning=no-timestamp -xpf "$T/src.tar" -C "$MNT"

@@ -3,7 +3,7 @@
 # kept, as POSIX keeps it, until its last reference goes.
 #  - An open racing `mv tmp name` (the usual atomic replace) gets the old
 #    item or the new one, whole, and never ENOENT: 10,000 replacements under
-#    4 readers (RACE_CYCLES: 1,000 in a sanitizer build; 25,107 ENOENT of
+#    4 readers (RACE_CYCLES: 500 in a sanitizer build; 25,107 ENOENT of
 #    69,824 opens before orphans).
 #  - An item unlinked while open stays readable, and fstat, fchmod and
 #    futimens work through the descriptor; it is freed at close.
