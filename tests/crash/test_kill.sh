@@ -11,11 +11,11 @@
 # One round in ten runs with no fsync at all and lasts 0.4-0.9 s longer than
 # the loss window, so that the bounded window alone decides what must survive.
 #
-# KILL_ROUNDS (default 30; 10 for an ASan daemon: CI's budget) sets the
+# KILL_ROUNDS (default 20; 10 for an ASan daemon: CI's budget) sets the
 # number of rounds; soak.sh runs this script with many more (1000).
 source "$(dirname "${BASH_SOURCE[0]}")/crashlib.sh"
 
-ROUNDS=${KILL_ROUNDS:-$([ -n "$ASAN_BUILD" ] && echo 10 || echo 30)}
+ROUNDS=${KILL_ROUNDS:-$([ -n "$ASAN_BUILD" ] && echo 10 || echo 20)}
 RD=$T/round
 lost_total=0
 nosync_rounds=0

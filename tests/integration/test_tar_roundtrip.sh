@@ -1,5 +1,5 @@
 #!/bin/bash
-# Backups with stock tools keep everything: a tree of 20,000 items (treegen:
+# Backups with stock tools keep everything: a tree of 10,000 items (treegen:
 # sizes from empty to exactly the item limit, with and without xattrs; odd
 # and 255-byte names; empty dirs; symlinks; hard links within and across
 # tables; setgid, sticky and 0700 dirs; owners; nanosecond mtimes; user.*
@@ -19,10 +19,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/treecmp.sh"
 # TAR_ITEMS sets the tree's size. The sanitizer build runs a small tree: it
 # looks for memory errors, which the paths exercise whatever the count, and
 # 5,000 items took 335 s there, 1,000 64 s (CI's budget is 20 minutes for everything).
-N=${TAR_ITEMS:-20000}
+N=${TAR_ITEMS:-10000}
 if [ -z "${TAR_ITEMS:-}" ] && [ -n "$ASAN_BUILD" ]; then
 	N=500
-	echo "itemfs is built with AddressSanitizer: $N items instead of 20000"
+	echo "itemfs is built with AddressSanitizer: $N items instead of 10000"
 fi
 # meson test sets MALLOC_PERTURB_, and glibc then fills every malloc()ed
 # block: each request's nested LMDB transaction allocates about 3 MiB (its

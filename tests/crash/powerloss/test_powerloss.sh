@@ -18,7 +18,7 @@
 #    commit (which a real disk never loses) must be caught, by check or the
 #    verifier (or a crash of the daemon reading them), at least once.
 #
-# POWERLOSS_IMAGES (default 90; 21 for an ASan daemon: CI's budget;
+# POWERLOSS_IMAGES (default 60; 21 for an ASan daemon: CI's budget;
 # more for a longer run) images in all,
 # spread over the sessions; POWERLOSS_NEGATIVE (default 10) wrong images.
 source "$(dirname "${BASH_SOURCE[0]}")/../crashlib.sh"
@@ -26,7 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../crashlib.sh"
 : "${IOLOG:?IOLOG must name the iolog shim (libiolog.so)}"
 : "${CRASHIMG:?CRASHIMG must name the crashimg binary}"
 
-IMAGES=${POWERLOSS_IMAGES:-$([ -n "$ASAN_BUILD" ] && echo 21 || echo 90)}
+IMAGES=${POWERLOSS_IMAGES:-$([ -n "$ASAN_BUILD" ] && echo 21 || echo 60)}
 NEGATIVE=${POWERLOSS_NEGATIVE:-10}
 END_IMAGES=3 # per session
 # Session settings: fsync percentage of the storm (0: only the commit
