@@ -326,6 +326,17 @@ restart_itemfs() {
 	start_itemfs "$@"
 }
 
+# ---- other users ---------------------------------------------------------
+
+# as UID GID CMD...: runs CMD with that user and group and no supplementary
+# groups (the mount needs -o allow_other for them to get in).
+as() {
+	local uid=$1 gid=$2
+	shift 2
+	setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
+}
+nobody() { as 65534 65534 "$@"; }
+
 # ---- a second mount of the same store ---------------------------------------
 
 MNT2=$T/mnt2

@@ -8,14 +8,6 @@
 # mountpoint's parent, as for any filesystem.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# as UID GID CMD...: runs CMD as UID:GID with no supplementary groups.
-as() {
-	local uid=$1 gid=$2
-	shift 2
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
-}
-nobody() { as 65534 65534 "$@"; }
-
 step "a new store is 0700, its files 0600, whatever the umask"
 umask 000
 start_itemfs

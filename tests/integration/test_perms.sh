@@ -7,14 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start_itemfs -o allow_other
 D=$MNT/t
 
-# as UID GID CMD...: runs CMD as UID:GID with no supplementary groups.
-as() {
-	local uid=$1 gid=$2
-	shift 2
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
-}
-nobody() { as 65534 65534 "$@"; }
-
 mkdir "$D"
 mkdir "$D/open" "$D/closed" "$D/private"
 chmod 777 "$D/open"

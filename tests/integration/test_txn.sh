@@ -14,13 +14,6 @@
 # permissions.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-as() {
-	local uid=$1 gid=$2
-	shift 2
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
-}
-nobody() { as 65534 65534 "$@"; }
-
 tok() { getfattr --absolute-names --only-values -n user.itemfs.version -- "$1"; }
 # txn MANIFEST-TEXT: itemfs txn through stdin; must succeed.
 txn() {
