@@ -122,6 +122,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " pending\n",
 	       get(v, n, "ttl", "hidden"), get(v, n, "ttl", "reclaimed"),
 	       get(v, n, "ttl", "pending"));
+	printf("transactions: %" PRIu64 " applied (%" PRIu64 " actions), %" PRIu64
+	       " canceled by a condition, %" PRIu64 " failed otherwise\n",
+	       get(v, n, "txn", "applied"), get(v, n, "txn", "actions"),
+	       get(v, n, "txn", "canceled"), get(v, n, "txn", "failed"));
 }
 
 int cmd_stats(int argc, char **argv)

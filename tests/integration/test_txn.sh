@@ -65,6 +65,8 @@ users/bob=b1" "$(state)" "items after the transaction"
 assert_eq "alice bob" "$(ls -A "$MNT/users" | tr '\n' ' ' | sed 's/ $//')" "users: the staged name is gone"
 assert_eq "" "$(ls -A "$MNT/orders")" "orders: 17 removed"
 assert_eq $((before_applied + 1)) "$(counter txn.applied)" "txn.applied"
+"$ITEMFS" stats "$MNT" | grep -qx "transactions: 1 applied (5 actions), 0 canceled by a condition, 0 failed otherwise" ||
+	fail "itemfs stats: no transactions line: $("$ITEMFS" stats "$MNT")"
 
 step "one failed condition cancels everything, and every failed one is reported"
 printf a3 >"$MNT/users/.alice.new"
