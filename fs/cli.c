@@ -166,7 +166,7 @@ int cli_fsync_dir(const char *dir)
 	return rc;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int cli_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
@@ -198,7 +198,7 @@ int cli_copy_fd(int src, int dst, uint64_t size, struct cli_progress *progress)
 			rc = n < 0 ? -errno : 0;
 			break;
 		}
-		rc = write_all(dst, buf, (size_t)n);
+		rc = cli_write_all(dst, buf, (size_t)n);
 		if (rc)
 			break;
 		done += (uint64_t)n;

@@ -55,6 +55,9 @@ void cli_parent(const char *path, char out[PATH_MAX]);
 /* fsync()s directory dir, making the names in it durable. 0 or -errno. */
 int cli_fsync_dir(const char *dir);
 
+/* Writes buf[0..len) to fd whole, retrying short writes and EINTR. 0 or -errno. */
+int cli_write_all(int fd, const char *buf, size_t len);
+
 /*
  * Copies src from its offset to its end into dst, then fsync()s dst,
  * showing progress against size (the bytes expected; may be NULL-progress).

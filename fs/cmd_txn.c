@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fs.h"
 #include "txn_parse.h"
 
@@ -59,21 +60,6 @@ static int read_all(int fd, char **out, size_t *len)
 	}
 	*out = buf;
 	*len = n;
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t put = write(fd, p, n);
-
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put < 0)
-			return -errno;
-		p += put;
-		n -= (size_t)put;
-	}
 	return 0;
 }
 
@@ -133,7 +119,7 @@ int cmd_txn(int argc, char **argv)
 		free(text);
 		return 2;
 	}
-	rc = write_all(fd, text, len);
+	rc = cli_write_all(fd, text, len);
 	free(text);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
