@@ -302,7 +302,7 @@ void fs_view_stop(struct fs_ctx *ctx);
 void fs_view_destroy(struct fs_ctx *ctx);
 void fs_view_refresh(struct fs_ctx *ctx, bool strong);
 void fs_view_after_request(struct fs_ctx *ctx);
-void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req, int err);
+void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req);
 void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_note_pages(struct fs_ctx *ctx, uint64_t ino);
 void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, size_t len);

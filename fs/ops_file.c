@@ -612,7 +612,7 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	}
 	if (rc == 0 && drop_pages) {
 		fs_view_note_pages(ctx, f->inode->ino);
-		fs_view_reply_after_notes(ctx, req, 0);
+		fs_view_reply_after_notes(ctx, req);
 		return;
 	}
 	fuse_reply_err(req, -rc);

@@ -398,7 +398,7 @@ static void apply_and_reply(fuse_req_t req, struct fs_txn_file *t)
 	ctx->view_behind_kernel = true;
 	fs_view_after_request(ctx); /* the cache, and the kernel's notes, now */
 	ctx->view_behind_kernel = false;
-	fs_view_reply_after_notes(ctx, req, 0);
+	fs_view_reply_after_notes(ctx, req);
 }
 
 void fs_txn_open(fuse_req_t req, struct fuse_file_info *fi)

@@ -53,8 +53,7 @@ struct fs_note {
 	enum { NOTE_INODE, NOTE_ENTRY, NOTE_REPLY } kind;
 	uint64_t ino;	/* INODE: the inode; ENTRY: the parent */
 	bool pages;	/* INODE: its pages too, not only its attributes */
-	fuse_req_t req; /* REPLY: the request to answer */
-	int err;	/* REPLY: with this errno (0: success) */
+	fuse_req_t req; /* REPLY: the request to answer with 0 */
 	size_t namelen;
 	struct fs_note *next;
 	char name[];	/* ENTRY: NUL-terminated */
@@ -222,7 +221,7 @@ static void *notifier_main(void *arg)
 			fuse_lowlevel_notify_inval_entry(n->se, note->ino, note->name,
 							 note->namelen);
 		else
-			fuse_reply_err(note->req, note->err);
+			fuse_reply_err(note->req, 0);
 		free(note);
 		pthread_mutex_lock(&n->mu);
 	}
@@ -264,17 +263,16 @@ void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino)
 	fuse_lowlevel_notify_inval_inode(ctx->se, ino, -1, 0);
 }
 
-void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req, int err)
+void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req)
 {
 	struct fs_note *note = ctx->notifier ? calloc(1, sizeof(*note)) : NULL;
 
 	if (!note) {
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, 0);
 		return;
 	}
 	note->kind = NOTE_REPLY;
 	note->req = req;
-	note->err = err;
 	queue_push(ctx->notifier, note);
 }
 
