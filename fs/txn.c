@@ -45,7 +45,6 @@ struct fs_txn_file {
 	gid_t gid;
 	gid_t groups[TXN_GROUPS_MAX];
 	int ngroups;
-	bool writable;
 	bool done;    /* applied or refused: takes no more writes */
 	int result;   /* 0 or -errno, once done */
 	char *report; /* the outcome, as read back */
@@ -89,6 +88,14 @@ static bool may_unlink_from(const struct fs_txn_file *t, const struct store_attr
 	return !(dir->mode & S_ISVTX) || t->uid == 0 || t->uid == dir->uid || t->uid == item->uid;
 }
 
+/* "ECANCELED" for -ECANCELED: the name the report gives an errno. */
+static const char *errno_name(int rc)
+{
+	const char *name = strerrorname_np(-rc);
+
+	return name ? name : "EIO";
+}
+
 /* Records a failed action: the first failure's errno is the transaction's. */
 static int fail(struct txn_run *r, const struct txn_action *a, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -96,12 +103,11 @@ static int fail(struct txn_run *r, const struct txn_action *a, int rc, const cha
 static int fail(struct txn_run *r, const struct txn_action *a, int rc, const char *fmt, ...)
 {
 	static const char *const op[] = {"mv", "rm", "check"};
-	const char *name = strerrorname_np(-rc);
 	va_list ap;
 
 	if (!r->first_err)
 		r->first_err = rc;
-	fprintf(r->report, "%s line %u: %s %s%s%s: ", name ? name : "EIO", a->line, op[a->op],
+	fprintf(r->report, "%s line %u: %s %s%s%s: ", errno_name(rc), a->line, op[a->op],
 		a->src ? a->src : "", a->src ? " " : "", a->path);
 	va_start(ap, fmt);
 	vfprintf(r->report, fmt, ap);
@@ -325,16 +331,15 @@ static void run(struct fs_ctx *ctx, struct fs_txn_file *t)
 	}
 	rc = txn_parse(t->text ? t->text : "", t->len, &m, err, sizeof(err));
 	if (rc) {
-		const char *name = strerrorname_np(-rc);
-		fprintf(r.report, "%s %s\n", name ? name : "EINVAL", err[0] ? err : strerror(-rc));
+		fprintf(r.report, "%s %s\n", errno_name(rc), err[0] ? err : strerror(-rc));
 		r.first_err = rc;
 		goto out;
 	}
 	r.moved = calloc(2 * m.count + 1, sizeof(*r.moved));
 	rc = r.moved ? fs_txn_write(ctx, &r.txn) : -ENOMEM;
 	if (rc) {
-		fprintf(r.report, "%s cannot begin the transaction: %s\n",
-			strerrorname_np(-rc) ? strerrorname_np(-rc) : "EIO", strerror(-rc));
+		fprintf(r.report, "%s cannot begin the transaction: %s\n", errno_name(rc),
+			strerror(-rc));
 		r.first_err = rc;
 		goto out;
 	}
@@ -356,8 +361,8 @@ static void run(struct fs_ctx *ctx, struct fs_txn_file *t)
 	if (rc == 0 && ctx->batch)
 		rc = fs_sync(ctx); /* durable before the reply, as after fsync */
 	if (rc) {
-		fprintf(r.report, "%s the commit failed: %s; nothing was applied\n",
-			strerrorname_np(-rc) ? strerrorname_np(-rc) : "EIO", strerror(-rc));
+		fprintf(r.report, "%s the commit failed: %s; nothing was applied\n", errno_name(rc),
+			strerror(-rc));
 		r.first_err = rc;
 		goto out;
 	}
@@ -422,8 +427,7 @@ void fs_txn_open(fuse_req_t req, struct fuse_file_info *fi)
 	t->gid = c->gid;
 	n = fuse_req_getgroups(req, TXN_GROUPS_MAX, t->groups);
 	t->ngroups = n < 0 ? 0 : n > TXN_GROUPS_MAX ? TXN_GROUPS_MAX : n;
-	t->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-	t->done = !t->writable; /* a read-only open has nothing to apply */
+	t->done = (fi->flags & O_ACCMODE) == O_RDONLY; /* nothing to apply */
 	fi->fh = (uintptr_t)t;
 	fi->direct_io = 1; /* its size is 0; reads and writes go to the daemon */
 	if (fuse_reply_open(req, fi) != 0)
@@ -434,12 +438,11 @@ void fs_txn_write_op(fuse_req_t req, struct fs_txn_file *t, const char *buf, siz
 {
 	char *grown;
 
-	if (!t->writable) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
 	if (t->done || off < 0 || (uint64_t)off != t->len) {
-		/* applied already, or not written in order: a manifest is a stream */
+		/*
+		 * Applied already, or not written in order: a manifest is a
+		 * stream. (The kernel itself refuses writes to a read-only open.)
+		 */
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
