@@ -444,12 +444,12 @@ void fs_orphans_free_all(struct fs_ctx *ctx);
 void fs_orphans_reap(struct fs_ctx *ctx);
 
 /* fs/ops_dir.c: the one path that creates inodes (mknod, mkdir, symlink, create) */
-int fs_unlinked_settle(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
-		       const struct timespec *now);
 int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		 const char *target, struct store_attr *out);
 
-/* fs/ops_dir.c: unlink and rename inside a caller's transaction (txn.c) */
+/* fs/ops_dir.c: unlink and rename inside a caller's transaction (txn.c, ttl.c) */
+int fs_unlink_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		   size_t len, uint64_t ino);
 struct fs_rename_end {
 	uint64_t dir;
 	const char *name;

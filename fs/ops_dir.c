@@ -190,11 +190,23 @@ static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 	return rc;
 }
 
-/* settle_inode() for a name an unlink removed, for ttl.c. */
-int fs_unlinked_settle(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
-		       const struct timespec *now)
+/*
+ * Removes the name parent/name of the non-directory ino in txn, as unlink
+ * does: ino is freed when that was its last name and this mount does not
+ * have it open (else it is an orphan), and parent's times are touched.
+ */
+int fs_unlink_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		   size_t len, uint64_t ino)
 {
-	return settle_inode(ctx, txn, ino, now, FS_KEEP_IF_OPEN);
+	struct timespec now;
+	int rc = store_dirent_remove(txn, parent, name, len, NULL);
+
+	fs_now(&now);
+	if (rc == 0)
+		rc = settle_inode(ctx, txn, ino, &now, FS_KEEP_IF_OPEN);
+	if (rc == 0)
+		rc = fs_touch_dir(txn, parent, &now);
+	return rc;
 }
 
 /*
@@ -217,13 +229,16 @@ int fs_remove_in(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, con
 		return -EISDIR;
 	if (want_dir && (rc = store_dir_is_empty(txn, a.ino)) != 1)
 		return rc < 0 ? rc : -ENOTEMPTY;
-	fs_now(&now);
-	rc = store_dirent_remove(txn, parent, name, len, NULL);
-	if (rc == 0)
-		rc = want_dir ? store_inode_free(txn, a.ino)
-			       : settle_inode(ctx, txn, a.ino, &now, FS_KEEP_IF_OPEN);
-	if (rc == 0)
-		rc = fs_touch_dir(txn, parent, &now);
+	if (!want_dir) {
+		rc = fs_unlink_name(ctx, txn, parent, name, len, a.ino);
+	} else {
+		fs_now(&now);
+		rc = store_dirent_remove(txn, parent, name, len, NULL);
+		if (rc == 0)
+			rc = store_inode_free(txn, a.ino); /* empty: checked above */
+		if (rc == 0)
+			rc = fs_touch_dir(txn, parent, &now);
+	}
 	if (rc == 0 && ino)
 		*ino = a.ino;
 	return rc;

@@ -73,25 +73,6 @@ double fs_ttl_timeout(const struct store_attr *a, double timeout)
 }
 
 /*
- * Removes the name parent/name of the expired item *a in txn, as an unlink
- * does (the item is freed when it was its last name and nothing here holds
- * it open), and touches parent.
- */
-static int drop_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
-		     size_t len, const struct store_attr *a)
-{
-	struct timespec now;
-	int rc = store_dirent_remove(txn, parent, name, len, NULL);
-
-	fs_now(&now);
-	if (rc == 0)
-		rc = fs_unlinked_settle(ctx, txn, a->ino, &now);
-	if (rc == 0)
-		rc = fs_touch_dir(txn, parent, &now);
-	return rc;
-}
-
-/*
  * store_dirent_get() and store_inode_get() of parent/name, in the write
  * transaction txn of a request that changes that name (create, link,
  * rename, unlink). An expired item's name is free: it is removed in txn,
@@ -110,7 +91,7 @@ int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 	if (rc)
 		return rc;
 	if (fs_ttl_hide(ctx, &a)) {
-		rc = drop_name(ctx, txn, parent, name, len, &a);
+		rc = fs_unlink_name(ctx, txn, parent, name, len, a.ino);
 		if (rc == 0)
 			fs_view_note_entry(ctx, parent, name, len);
 		return rc ? rc : -ENOENT;
@@ -374,22 +355,14 @@ static int reap_item(struct fs_ctx *ctx, const struct reap_item *it, uint64_t no
 			rc = 0; /* renamed meanwhile */
 			continue;
 		}
-		if (rc == 0)
-			rc = store_dirent_remove(txn, it->parent, name, strlen(name), NULL);
+		if (rc == 0) /* the last name's removal frees the item, as unlink's does */
+			rc = fs_unlink_name(ctx, txn, it->parent, name, strlen(name), it->ino);
 		if (rc == 0)
 			removed++;
 	}
 	if (rc == 0 && removed != a.nlink) {
-		rc = 0; /* a name elsewhere, or a new one: all or nothing */
+		rc = 0; /* a name elsewhere, or a new one: all or nothing (abort) */
 		goto out;
-	}
-	if (rc == 0) {
-		struct timespec ts;
-
-		fs_now(&ts);
-		rc = fs_unlinked_settle(ctx, txn, it->ino, &ts);
-		if (rc == 0)
-			rc = fs_touch_dir(txn, it->parent, &ts);
 	}
 	if (rc == 0) {
 		rc = store_txn_commit(txn);
