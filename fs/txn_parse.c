@@ -178,6 +178,7 @@ static bool field_is(const char *f, size_t n, const char *word)
 static int check_unique(const struct txn_manifest *m, const struct txn_action *a, const char *path,
 			char *err, size_t errlen)
 {
+	/* The earlier actions, and a itself (m->actions[m->count]): mv's other end. */
 	for (size_t i = 0; i <= m->count; i++) {
 		const struct txn_action *o = &m->actions[i];
 		const char *seen[2] = {o->src, o->path};
@@ -191,8 +192,6 @@ static int check_unique(const struct txn_manifest *m, const struct txn_action *a
 			    path, o->line);
 			return -EINVAL;
 		}
-		if (o == a)
-			break;
 	}
 	return 0;
 }
