@@ -37,6 +37,8 @@ static const char *db_name(const struct lmdb_store *st, MDB_dbi dbi)
 		return "xattr";
 	if (st->have_changes && dbi == st->changes)
 		return "changes";
+	if (st->have_streams && dbi == st->streams)
+		return "streams";
 	return "meta";
 }
 
@@ -506,6 +508,8 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 		}
 	}
 	mdb_cursor_close(c);
+	if (rc >= 0 && S_ISDIR(a.mode))
+		rc = lmdb_stream_drop(t, ino);
 	return rc < 0 ? rc : change_inode(t, ino);
 }
 
@@ -1004,6 +1008,32 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 	return rc ? rc : change_inode(t, ino);
 }
 
+int lmdb_get(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, uint64_t ino)
+{
+	return db_get(t, dbi, key, val, ino);
+}
+
+int lmdb_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsigned flags,
+	     uint64_t ino)
+{
+	return db_put(t, dbi, key, val, flags, ino);
+}
+
+int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
+{
+	return db_del(t, dbi, key, ino);
+}
+
+int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c)
+{
+	return cursor_open(t, dbi, c);
+}
+
+int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino)
+{
+	return txn_fail(t, rc, op, dbi, ino);
+}
+
 const struct store_ops lmdb_ops = {
     .close = lmdb_close,
     .txn_begin = lmdb_txn_begin,
@@ -1017,6 +1047,10 @@ const struct store_ops lmdb_ops = {
     .orphan_add = op_orphan_add,
     .orphans_reap = op_orphans_reap,
     .expired = op_expired,
+    .stream_head = lmdb_stream_head,
+    .stream_append = lmdb_stream_append,
+    .stream_trim = lmdb_stream_trim,
+    .stream_read = lmdb_stream_read,
     .dirent_get = op_dirent_get,
     .dirent_add = op_dirent_add,
     .dirent_remove = op_dirent_remove,

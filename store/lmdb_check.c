@@ -534,6 +534,99 @@ static int check_expiry_index(struct ck *c)
 	return rc && rc != MDB_NOTFOUND ? ck_fail(c, rc, LMDB_DB_META) : c->err;
 }
 
+/*
+ * The streams (meta "stream" keys): each head belongs to a directory, and
+ * its records run without a gap from its first offset to its end, as many
+ * as it counts; no record lies outside a head's range.
+ */
+struct ck_stream {
+	uint64_t dir;	       /* the stream being walked (0: none) */
+	bool have_head;	       /* ... has a head, which is: */
+	struct store_stream_head h;
+	uint64_t next;	       /* the offset the next record must be at */
+	uint64_t records;      /* records seen */
+};
+
+static void stream_end(struct ck *c, const struct ck_stream *s)
+{
+	if (!s->dir || !s->have_head || s->h.records == UINT64_MAX)
+		return;
+	if (s->records != s->h.records || s->next != s->h.end)
+		ck_note(c, s->dir, "its stream's head counts %llu records up to offset %llu, but "
+			"%llu records run up to offset %llu",
+			(unsigned long long)s->h.records, (unsigned long long)s->h.end,
+			(unsigned long long)s->records, (unsigned long long)s->next);
+}
+
+static int check_streams(struct ck *c)
+{
+	struct ck_stream s = {0};
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (!c->st->have_streams)
+		return 0;
+	rc = mdb_cursor_open(c->txn, c->st->streams, &cur);
+	if (rc)
+		return ck_fail(c, rc, LMDB_DB_STREAMS);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t dir, off;
+		int kind = lmdb_stream_key_parse(&k, &dir, &off);
+		uint32_t nd;
+
+		if (kind == 0) {
+			ck_note(c, 0, "streams: a key of %zu bytes, expected %u or %u", k.mv_size,
+				LMDB_STREAM_HEAD_KEY_LEN, LMDB_STREAM_REC_KEY_LEN);
+			continue;
+		}
+		if (dir != s.dir) {
+			stream_end(c, &s);
+			s = (struct ck_stream){.dir = dir};
+			nd = ck_find(c, dir);
+			if (nd == CK_NONE)
+				ck_note(c, 0, "streams: a stream of inode %llu, which does not exist",
+					(unsigned long long)dir);
+			else if (!ck_is(&c->nodes[nd], S_IFDIR))
+				ck_note(c, dir, "it has a stream, but is not a directory");
+		}
+		if (kind == 1) {
+			if (lmdb_stream_head_decode(&v, &s.h) != 0) {
+				ck_note(c, dir, "its stream's head record is damaged");
+				s.dir = 0;
+				continue;
+			}
+			s.have_head = true;
+			s.next = s.h.first;
+			continue;
+		}
+		if (!s.have_head) {
+			ck_note(c, dir, "its stream has a record at offset %llu but no head",
+				(unsigned long long)off);
+			s.have_head = true; /* once per stream */
+			s.h = (struct store_stream_head){.records = UINT64_MAX};
+			continue;
+		}
+		if (s.h.records == UINT64_MAX)
+			continue;
+		if (off != s.next || v.mv_size <= LMDB_STREAM_REC_HDR_LEN ||
+		    v.mv_size - LMDB_STREAM_REC_HDR_LEN > STORE_STREAM_REC_MAX) {
+			ck_note(c, dir, "its stream has a record at offset %llu of %zu bytes, "
+				"expected one at offset %llu", (unsigned long long)off,
+				v.mv_size - (v.mv_size < LMDB_STREAM_REC_HDR_LEN ? v.mv_size : LMDB_STREAM_REC_HDR_LEN),
+				(unsigned long long)s.next);
+			s.h.records = UINT64_MAX; /* one problem per stream */
+			continue;
+		}
+		s.next += v.mv_size - LMDB_STREAM_REC_HDR_LEN;
+		s.records++;
+	}
+	stream_end(c, &s);
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? ck_fail(c, rc, LMDB_DB_STREAMS) : c->err;
+}
+
 /* ---- the whole ----------------------------------------------------------- */
 
 static void ck_free(struct ck *c)
@@ -563,7 +656,8 @@ int lmdb_check(struct store *s, const struct store_check_ops *cb, void *arg,
 	if (rc)
 		return rc;
 	c.txn = lmdb_txn_of(txn)->mtxn;
-	if (!walk_inodes(&c) && !check_expiry_index(&c) && !ck_walk_entries(&c)) {
+	if (!walk_inodes(&c) && !check_expiry_index(&c) && !check_streams(&c) &&
+	    !ck_walk_entries(&c)) {
 		ck_check_counts(&c);
 		ck_check_reach(&c);
 	}

@@ -379,29 +379,32 @@ static int write_initial(struct lmdb_store *st, MDB_txn *txn)
 }
 
 /*
- * Gives a store made before the change log its empty changes database, in
- * a write txn of its own: only this once, so that opening an up-to-date
- * store never waits for another process's writer. A read-only open cannot
- * add it, and reads the log as empty instead (st->have_changes false).
+ * Gives a store made before an additive database (the change log, the
+ * streams) that database, empty, in a write txn of its own: only this
+ * once, so that opening an up-to-date store never waits for another
+ * process's writer. A read-only open cannot add it, and reads it as empty
+ * instead (*have false).
  */
-static int add_changes_db(struct lmdb_store *st)
+static int add_db(struct lmdb_store *st, const char *name, MDB_dbi *slot, bool *have)
 {
+	char what[64];
 	MDB_txn *txn;
 	int rc;
 
+	snprintf(what, sizeof(what), "creating the %s database", name);
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc)
-		return lmdb_errno(st, rc, "creating the changes database", 0);
-	rc = mdb_dbi_open(txn, LMDB_DB_CHANGES, MDB_CREATE, &st->changes);
+		return lmdb_errno(st, rc, what, 0);
+	rc = mdb_dbi_open(txn, name, MDB_CREATE, slot);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return lmdb_errno(st, rc, "creating the changes database", 0);
+		return lmdb_errno(st, rc, what, 0);
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc)
-		return lmdb_errno(st, rc, "creating the changes database", 0);
-	st->have_changes = true;
-	lmdb_log(st, LOG_INFO, "added the change log to a store made before it");
+		return lmdb_errno(st, rc, what, 0);
+	*have = true;
+	lmdb_log(st, LOG_INFO, "added the %s database to a store made before it", name);
 	return 0;
 }
 
@@ -428,11 +431,15 @@ static int setup_dbs(struct lmdb_store *st, bool create)
 		if (rc)
 			goto fail;
 	}
-	/* Stores made before the change log lack it; that is not damage. */
+	/* Stores made before the change log or the streams lack them; that is not damage. */
 	rc = mdb_dbi_open(txn, LMDB_DB_CHANGES, create ? MDB_CREATE : 0, &st->changes);
 	if (rc && rc != MDB_NOTFOUND)
 		goto fail;
 	st->have_changes = rc == 0;
+	rc = mdb_dbi_open(txn, LMDB_DB_STREAMS, create ? MDB_CREATE : 0, &st->streams);
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	st->have_streams = rc == 0;
 	if (create) {
 		rc = write_initial(st, txn);
 		if (rc)
@@ -441,7 +448,11 @@ static int setup_dbs(struct lmdb_store *st, bool create)
 	rc = mdb_txn_commit(txn);
 	if (rc)
 		return lmdb_errno(st, rc, "opening the databases", 0);
-	return st->have_changes || st->read_only ? 0 : add_changes_db(st);
+	if (!st->have_changes && !st->read_only)
+		rc = add_db(st, LMDB_DB_CHANGES, &st->changes, &st->have_changes);
+	if (rc == 0 && !st->have_streams && !st->read_only)
+		rc = add_db(st, LMDB_DB_STREAMS, &st->streams, &st->have_streams);
+	return rc;
 fail:
 	mdb_txn_abort(txn);
 	return lmdb_errno(st, rc, "opening the databases", 0);

@@ -9,6 +9,7 @@
  *   lmdb_check.c, lmdb_check_tree.c
  *                  store_check(): the offline verification of a whole store
  *                  (their shared types are in lmdb_check_i.h);
+ *   lmdb_stream.c  the streams (store.h, "Streams");
  *   lmdb_backup.c  store_backup() (a compacted copy in one read transaction)
  *                  and store_in_use() (read from LMDB's lock file).
  * Only these files include lmdb.h; no MDB_* type leaves store/.
@@ -29,7 +30,8 @@
 #define LMDB_DB_DATA "data"
 #define LMDB_DB_XATTR "xattr"
 #define LMDB_DB_CHANGES "changes" /* additive: stores made before it lack it */
-#define LMDB_MAXDBS 8		  /* 6 used */
+#define LMDB_DB_STREAMS "streams" /* additive, as changes */
+#define LMDB_MAXDBS 8		  /* 7 used */
 
 /* Keys of the meta database. */
 #define LMDB_META_FORMAT "format"
@@ -88,6 +90,48 @@ static inline bool lmdb_expiry_key_parse(const MDB_val *k, uint64_t *when, uint6
 	return true;
 }
 
+/*
+ * Keys of the streams database (store.h, "Streams"): u64 BE dir, a
+ * stream's head; + u64 BE offset, one record. A head sorts just before its
+ * records.
+ */
+#define LMDB_STREAM_HEAD_KEY_LEN 8u
+#define LMDB_STREAM_REC_KEY_LEN 16u
+#define LMDB_STREAM_HEAD_VERSION 1u
+#define LMDB_STREAM_HEAD_VAL_LEN 49u /* 1 version + 6 * u64 (struct store_stream_head) */
+#define LMDB_STREAM_REC_HDR_LEN 8u   /* u64 time (ns); then the record's bytes */
+
+/* The key of dir's stream head (is_rec false) or of its record at off, in buf. */
+static inline MDB_val lmdb_stream_key(unsigned char buf[LMDB_STREAM_REC_KEY_LEN], uint64_t dir,
+				      bool is_rec, uint64_t off)
+{
+	for (int i = 0; i < 8; i++) {
+		buf[i] = (unsigned char)(dir >> (56 - 8 * i));
+		buf[8 + i] = (unsigned char)(off >> (56 - 8 * i));
+	}
+	return (MDB_val){is_rec ? LMDB_STREAM_REC_KEY_LEN : LMDB_STREAM_HEAD_KEY_LEN, buf};
+}
+
+/*
+ * Parses a stream key k: 1 for a head (*dir set), 2 for a record (*dir and
+ * *off set), 0 for a key that is not a stream's.
+ */
+static inline int lmdb_stream_key_parse(const MDB_val *k, uint64_t *dir, uint64_t *off)
+{
+	const unsigned char *b = k->mv_data;
+
+	if (k->mv_size != LMDB_STREAM_HEAD_KEY_LEN && k->mv_size != LMDB_STREAM_REC_KEY_LEN)
+		return 0;
+	*dir = *off = 0;
+	for (int i = 0; i < 8; i++)
+		*dir = *dir << 8 | b[i];
+	if (k->mv_size == LMDB_STREAM_HEAD_KEY_LEN)
+		return 1;
+	for (int i = 0; i < 8; i++)
+		*off = *off << 8 | b[8 + i];
+	return 2;
+}
+
 /* Value layouts (little-endian fields; see lmdb_format.c). */
 #define LMDB_INODE_REC_VERSION 1u
 #define LMDB_INODE_REC_LEN 85u	/* 1 version + 4 * u32 + 3 * u64 + 2 * u32 + 3 * 12 */
@@ -109,10 +153,11 @@ struct lmdb_store {
 	struct store base; /* first: store.c reaches ops through it */
 	MDB_env *env;
 	/* Opened once by store_lmdb_open(); valid until lmdb_close(). */
-	MDB_dbi meta, inode, dirent, data, xattr, changes;
+	MDB_dbi meta, inode, dirent, data, xattr, changes, streams;
 	/* false only on a read-only open of a store made before the change
-	 * log: changes is then not a handle, and the log reads as empty */
-	bool have_changes;
+	 * log (the streams): changes (streams) is then not a handle, and the
+	 * log (every stream) reads as empty */
+	bool have_changes, have_streams;
 	uint64_t origin; /* store_origin(): random, non-zero, fixed at open */
 	char *path; /* the store directory, for log lines and statvfs() */
 	bool read_only;
@@ -243,6 +288,27 @@ size_t lmdb_change_encode(unsigned char rec[LMDB_CHANGE_HDR_LEN + STORE_NAME_MAX
 			  const struct store_change *c);
 int lmdb_change_decode(const struct lmdb_store *st, const MDB_val *key, const MDB_val *v,
 		       struct store_change *out);
+
+/* lmdb.c: LMDB access with errno results, for the backend's other files */
+int lmdb_get(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, uint64_t ino);
+int lmdb_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsigned flags,
+	     uint64_t ino);
+int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino);
+int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c);
+int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino);
+
+/* lmdb_stream.c: the stream operations (store.h, "Streams") */
+int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);
+int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
+		       const void *rec, size_t len, struct store_stream_head *out);
+int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
+		     unsigned max_records, unsigned *dropped);
+int lmdb_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
+		     size_t *len);
+int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir);
+void lmdb_stream_head_encode(const struct store_stream_head *h,
+			     unsigned char v[LMDB_STREAM_HEAD_VAL_LEN]);
+int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out);
 
 /* lmdb_check.c */
 int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,

@@ -124,6 +124,37 @@ int store_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void 
 	return txn->st->ops->expired(txn, now, fn, arg);
 }
 
+int store_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out)
+{
+	if (!out || dir == 0)
+		return -EINVAL;
+	return txn->st->ops->stream_head(txn, dir, out);
+}
+
+int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
+			const void *rec, size_t len, struct store_stream_head *out)
+{
+	if (!rec || len == 0 || len > STORE_STREAM_REC_MAX || dir == 0)
+		return -EINVAL;
+	return txn->st->ops->stream_append(txn, dir, seq, time_ns, rec, len, out);
+}
+
+int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
+		      unsigned max_records, unsigned *dropped)
+{
+	if (dir == 0)
+		return -EINVAL;
+	return txn->st->ops->stream_trim(txn, dir, before_ns, max_bytes, max_records, dropped);
+}
+
+int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
+		      size_t *len)
+{
+	if ((!buf && size) || !len || dir == 0)
+		return -EINVAL;
+	return txn->st->ops->stream_read(txn, dir, off, buf, size, len);
+}
+
 /*
  * One spelling per time, as DynamoDB's TTL attribute is a plain number:
  * so the index and the attribute can be compared byte for byte, and a

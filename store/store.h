@@ -59,6 +59,7 @@ struct store_txn;
 struct store_check_ops;     /* store_check(), below */
 struct store_check_summary; /* store_check(), below */
 struct store_change;        /* the change log, below */
+struct store_stream_head;   /* streams, below */
 
 /* Configuration for store_open(); zeroed fields take the defaults. */
 struct store_config {
@@ -147,6 +148,13 @@ struct store_ops {
 	int (*orphan_add)(struct store_txn *txn, uint64_t ino);
 	int (*orphans_reap)(struct store_txn *txn, uint64_t *count);
 	int (*expired)(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg);
+	int (*stream_head)(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);
+	int (*stream_append)(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
+			     const void *rec, size_t len, struct store_stream_head *out);
+	int (*stream_trim)(struct store_txn *txn, uint64_t dir, uint64_t before_ns,
+			   uint64_t max_bytes, unsigned max_records, unsigned *dropped);
+	int (*stream_read)(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf,
+			   size_t size, size_t *len);
 	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
 			  uint64_t *ino);
 	int (*dirent_add)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -247,8 +255,8 @@ int store_inode_put(struct store_txn *txn, const struct store_attr *attr);
 
 /*
  * Deletes an inode with its data and xattrs (and, for an orphan, its
- * listing; with an expiry, its entry in the expiry index). Its names must
- * be gone.
+ * listing; with an expiry, its entry in the expiry index; for a
+ * directory, its stream). Its names must be gone.
  */
 int store_inode_free(struct store_txn *txn, uint64_t ino);
 
@@ -294,6 +302,48 @@ int store_orphans_reap(struct store_txn *txn, uint64_t *count);
 #define STORE_EXPIRES_MAX ((uint64_t)INT64_MAX)
 int store_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void *arg);
 int store_expires_parse(const void *value, size_t len, uint64_t *out);
+
+/*
+ * Streams (docs/dynamodb.md, "Change streams"): per directory (a table),
+ * an append-only run of records at byte offsets, kept in the store so that
+ * every process sees the same offsets and a crash keeps exactly the
+ * records of the transactions it keeps. The store knows nothing of what a
+ * record says: the caller writes the bytes, and the commit time used for
+ * trimming. Offsets never move: trimming raises `first`, and what lies
+ * below it reads as NUL bytes, like a punched hole. A directory's stream
+ * goes with the directory (store_inode_free()).
+ *
+ * store_stream_head: *out gets dir's stream (all zeros: none yet).
+ * store_stream_append: appends rec (1..STORE_STREAM_REC_MAX bytes) at
+ *   out->end, with time (ns since the epoch, for trimming) and seq (the
+ *   caller's numbering; at least head.seq, which it becomes). *out (may
+ *   be NULL) gets the head after. Errors: -EINVAL (empty or too long
+ *   record, seq below head.seq), -ENOSPC, -EIO.
+ * store_stream_trim: drops records from the front while the oldest is
+ *   older than before (ns) or the stream holds more than max_bytes
+ *   (0: no size bound) after it, at most max_records of them (bounding
+ *   one call's work); *dropped (may be NULL) gets how many.
+ * store_stream_read: copies bytes [off, off + size) of the stream into
+ *   buf: NUL bytes below first, records' bytes up to end; *len gets how
+ *   many (0 at or past end). Errors: -EIO (records missing inside
+ *   [first, end): the store is damaged, and it is logged).
+ */
+#define STORE_STREAM_REC_MAX 32768u
+struct store_stream_head {
+	uint64_t first;	    /* offset of the first record kept */
+	uint64_t end;	    /* offset after the last record: the stream's size */
+	uint64_t seq;	    /* the seq of the last record appended (0: none) */
+	uint64_t first_ns;  /* time of the first record kept */
+	uint64_t last_ns;   /* time of the last record appended */
+	uint64_t records;   /* records kept */
+};
+int store_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);
+int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
+			const void *rec, size_t len, struct store_stream_head *out);
+int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
+		      unsigned max_records, unsigned *dropped);
+int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
+		      size_t *len);
 
 /* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,

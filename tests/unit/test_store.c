@@ -2570,7 +2570,8 @@ static void test_changes_store_without_log(void **state)
 
 	cfg.read_only = false;
 	assert_int_equal(store_open(&cfg, &f->st), 0);
-	snprintf(want, sizeof(want), "%s: added the change log to a store made before it", f->path);
+	snprintf(want, sizeof(want), "%s: added the changes database to a store made before it",
+		 f->path);
 	assert_true(logged(want));
 	assert_int_equal(change_last(f->st), 0);
 	t = begin(f->st, STORE_TXN_WRITE);
@@ -3157,6 +3158,224 @@ static void test_check_expiry_index(void **state)
 	assert_true(problem_of(&fd, 0, "expiry index entry (5, inode 4242) for an inode that "
 				       "does not exist") >= 0);
 	(void)x;
+}
+
+/* Reads bytes [off, off + size) of dir's stream as a string (NULs as '.'). */
+static const char *stream_bytes(struct store_txn *t, uint64_t dir, uint64_t off, size_t size)
+{
+	static char buf[256];
+	size_t len = 99;
+
+	assert_true(size < sizeof(buf));
+	assert_int_equal(store_stream_read(t, dir, off, buf, size, &len), 0);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = '.';
+	buf[len] = '\0';
+	return buf;
+}
+
+static void test_stream_append_read_trim(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_stream_head h;
+	struct store_txn *t;
+	struct found fd;
+	uint64_t d, e;
+	unsigned n = 99;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	d = make_dir(t, STORE_ROOT_INO, "d");
+	e = make_dir(t, STORE_ROOT_INO, "e");
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.end + h.first + h.seq + h.records, 0);
+	assert_int_equal(store_stream_append(t, d, 1, 100, "aaa\n", 4, &h), 0);
+	assert_int_equal(store_stream_append(t, d, 1, 200, "bb\n", 3, NULL), 0);
+	assert_int_equal(store_stream_append(t, d, 2, 300, "ccccc\n", 6, &h), 0);
+	assert_int_equal(store_stream_append(t, e, 7, 300, "E\n", 2, NULL), 0);
+	assert_int_equal(h.first, 0);
+	assert_int_equal(h.end, 13);
+	assert_int_equal(h.seq, 2);
+	assert_int_equal(h.records, 3);
+	assert_int_equal(h.first_ns, 100);
+	assert_int_equal(h.last_ns, 300);
+	/* bad appends change nothing */
+	assert_int_equal(store_stream_append(t, d, 1, 400, "x\n", 2, NULL), -EINVAL);
+	assert_int_equal(store_stream_append(t, d, 3, 400, "", 0, NULL), -EINVAL);
+	assert_int_equal(store_stream_append(t, d, 3, 400, "x", STORE_STREAM_REC_MAX + 1, NULL),
+			 -EINVAL);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* reads cross records, stop at the end, and survive a reopen */
+	reopen(f, &cfg);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_string_equal(stream_bytes(t, d, 0, 100), "aaa\nbb\nccccc\n");
+	assert_string_equal(stream_bytes(t, d, 2, 4), "a\nbb");
+	assert_string_equal(stream_bytes(t, d, 7, 3), "ccc");
+	assert_string_equal(stream_bytes(t, d, 13, 10), "");
+	assert_string_equal(stream_bytes(t, d, 99, 10), "");
+	assert_string_equal(stream_bytes(t, e, 0, 10), "E\n");
+	store_txn_abort(t);
+
+	/* by age: records older than 250 go; the trimmed bytes read as NULs */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_stream_trim(t, d, 250, 0, 100, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.first, 7);
+	assert_int_equal(h.end, 13);
+	assert_int_equal(h.records, 1);
+	assert_int_equal(h.first_ns, 300);
+	assert_string_equal(stream_bytes(t, d, 0, 100), ".......ccccc\n");
+	assert_string_equal(stream_bytes(t, d, 5, 4), "..cc");
+	/* offsets go on from the end */
+	assert_int_equal(store_stream_append(t, d, 3, 500, "dd\n", 3, &h), 0);
+	assert_int_equal(h.end, 16);
+	/* by size: at most 3 bytes after the trim; at most max_records per call */
+	assert_int_equal(store_stream_trim(t, d, 0, 3, 0, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_stream_trim(t, d, 0, 3, 100, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(stream_bytes(t, d, 10, 100), "...dd\n");
+	/* everything: the stream is empty, its offsets kept */
+	assert_int_equal(store_stream_trim(t, d, 1000, 0, 100, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.first, 16);
+	assert_int_equal(h.end, 16);
+	assert_int_equal(h.records, 0);
+	assert_int_equal(h.seq, 3);
+	assert_string_equal(stream_bytes(t, d, 14, 100), "..");
+	assert_int_equal(store_stream_append(t, d, 3, 600, "f\n", 2, &h), 0);
+	assert_int_equal(h.first, 16);
+	assert_int_equal(h.first_ns, 600);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* a directory's stream goes with it; another's stays */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "d", 1, NULL), 0);
+	assert_int_equal(store_inode_free(t, d), 0);
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.end, 0);
+	assert_string_equal(stream_bytes(t, d, 0, 10), "");
+	assert_string_equal(stream_bytes(t, e, 0, 10), "E\n");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(run_check(f->st, &fd).problems, 0);
+}
+
+/* A store made before streams: read-only, every stream is empty; read-write adds them. */
+static void test_stream_store_without_streams(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_stream_head h;
+	struct store_txn *t;
+	struct raw r;
+	char want[256], buf[4];
+	size_t len = 9;
+	MDB_dbi dbi;
+	uint64_t d;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	d = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_stream_append(t, d, 1, 1, "a\n", 2, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_dbi_open(r.txn, "streams", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(r.txn, dbi, 1), 0);
+	raw_close(&r);
+
+	cfg.create = false;
+	cfg.read_only = true;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.end, 0);
+	assert_int_equal(store_stream_read(t, d, 0, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 0);
+	store_txn_abort(t);
+	assert_int_equal(store_check(f->st, NULL, NULL, &(struct store_check_summary){0}), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	cfg.read_only = false;
+	assert_int_equal(store_open(&cfg, &f->st), 0);
+	snprintf(want, sizeof(want), "%s: added the streams database to a store made before it",
+		 f->path);
+	assert_true(logged(want));
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_stream_append(t, d, 1, 1, "b\n", 2, &h), 0);
+	assert_int_equal(h.end, 2);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+/* A nested transaction's records go with its abort, as its other changes do. */
+static void test_stream_nested_abort(void **state)
+{
+	struct fx *f = *state;
+	struct store_stream_head h;
+	struct store_txn *t, *c;
+	uint64_t d;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	d = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_stream_append(t, d, 1, 1, "a\n", 2, NULL), 0);
+	assert_int_equal(store_txn_begin_nested(t, &c), 0);
+	assert_int_equal(store_stream_append(c, d, 2, 2, "b\n", 2, NULL), 0);
+	store_txn_abort(c);
+	assert_int_equal(store_txn_begin_nested(t, &c), 0);
+	assert_int_equal(store_stream_append(c, d, 2, 3, "c\n", 2, NULL), 0);
+	assert_int_equal(store_txn_commit(c), 0);
+	assert_int_equal(store_stream_head(t, d, &h), 0);
+	assert_int_equal(h.records, 2);
+	assert_string_equal(stream_bytes(t, d, 0, 10), "a\nc\n");
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_check_streams(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store_txn *t;
+	struct found fd;
+	struct raw r;
+	uint64_t d;
+	unsigned char key[16];
+	MDB_val k = {16, key};
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	d = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_stream_append(t, d, 1, 1, "aa\n", 3, NULL), 0);
+	assert_int_equal(store_stream_append(t, d, 2, 2, "bbb\n", 4, NULL), 0);
+	assert_int_equal(store_stream_append(t, d, 3, 3, "c\n", 2, NULL), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(run_check(f->st, &fd).problems, 0);
+
+	/* on disk: streams BE dir (+ BE offset); lose the middle record */
+	store_close(f->st);
+	f->st = NULL;
+	put_be64(key, d);
+	put_be64(key + 8, 3);
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "streams", 0), &k, NULL), 0);
+	raw_close(&r);
+	reopen(f, &cfg);
+	run_check(f->st, &fd);
+	assert_one_problem(&fd, d, "d",
+			   "its stream has a record at offset 7 of 2 bytes, expected one at "
+			   "offset 3");
+	/* and a read across the gap is an EIO, logged */
+	t = begin(f->st, STORE_TXN_READ);
+	{
+		char buf[16];
+		size_t len;
+		assert_int_equal(store_stream_read(t, d, 0, buf, sizeof(buf), &len), -EIO);
+	}
+	store_txn_abort(t);
+	assert_true(log_count > 0);
 }
 
 static void test_check_orphan_directory(void **state)
@@ -3886,6 +4105,10 @@ int main(void)
 	    T(test_expiry_index, setup_store),
 	    T(test_expiry_values, setup_store),
 	    T(test_check_expiry_index, setup_store),
+	    T(test_stream_append_read_trim, setup_store),
+	    T(test_stream_nested_abort, setup_store),
+	    T(test_stream_store_without_streams, setup_store),
+	    T(test_check_streams, setup_store),
 	    T(test_check_file_nlink, setup_store),
 	    T(test_check_dir_nlink, setup_store),
 	    T(test_check_parent_pointer, setup_store),

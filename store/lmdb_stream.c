@@ -1,0 +1,303 @@
+/*
+ * lmdb_stream.c - streams (store.h, "Streams") in the LMDB backend.
+ *
+ * A stream lives in the streams database: one head record (dir) and one
+ * record per entry (dir + offset), so appending, trimming and reading are
+ * point operations and a range walk over keys that sort together. (Not in
+ * the meta database: 64 MiB of records per table there would make every
+ * lookup of the store's small records deeper, and a damaged record page
+ * look like a missing format record.) The head carries what the
+ * records would otherwise have to be scanned for (first, end, the time of
+ * the first record kept), so an append costs two puts and one get, and the
+ * trimming check no read at all (docs/store-format.md, "Streams").
+ */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "lmdb_i.h"
+
+void lmdb_stream_head_encode(const struct store_stream_head *h,
+			     unsigned char v[LMDB_STREAM_HEAD_VAL_LEN])
+{
+	const uint64_t f[6] = {h->first, h->end, h->seq, h->first_ns, h->last_ns, h->records};
+
+	v[0] = LMDB_STREAM_HEAD_VERSION;
+	for (int i = 0; i < 6; i++)
+		for (int b = 0; b < 8; b++)
+			v[1 + 8 * i + b] = (unsigned char)(f[i] >> (8 * b));
+}
+
+int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out)
+{
+	const unsigned char *p = v->mv_data;
+	uint64_t f[6] = {0};
+
+	if (v->mv_size != LMDB_STREAM_HEAD_VAL_LEN || p[0] != LMDB_STREAM_HEAD_VERSION)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		for (int b = 7; b >= 0; b--)
+			f[i] = f[i] << 8 | p[1 + 8 * i + b];
+	*out = (struct store_stream_head){f[0], f[1], f[2], f[3], f[4], f[5]};
+	if (out->first > out->end || (out->records == 0) != (out->first == out->end))
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t rec_time(const MDB_val *v)
+{
+	const unsigned char *p = v->mv_data;
+	uint64_t t = 0;
+
+	for (int b = 7; b >= 0; b--)
+		t = t << 8 | p[b];
+	return t;
+}
+
+/* dir's head into *h (zeros when it has no stream). */
+static int head_read(struct lmdb_txn *t, uint64_t dir, struct store_stream_head *h)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
+	MDB_val k = lmdb_stream_key(kb, dir, false, 0), v;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (!st->have_streams) /* a read-only open of a store made before streams */
+		return 0;
+	rc = lmdb_get(t, st->streams, &k, &v, dir);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (lmdb_stream_head_decode(&v, h)) {
+		lmdb_log(st, LOG_ERR, "stream of directory %llu: a damaged head record",
+			 (unsigned long long)dir);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int head_write(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN], vb[LMDB_STREAM_HEAD_VAL_LEN];
+	MDB_val k = lmdb_stream_key(kb, dir, false, 0), v = {sizeof(vb), vb};
+
+	lmdb_stream_head_encode(h, vb);
+	return lmdb_put(t, st->streams, &k, &v, 0, dir);
+}
+
+int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out)
+{
+	return head_read(lmdb_txn_of(txn), dir, out);
+}
+
+int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
+		       const void *rec, size_t len, struct store_stream_head *out)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN], vb[LMDB_STREAM_REC_HDR_LEN + STORE_STREAM_REC_MAX];
+	struct store_stream_head h;
+	MDB_val k, v;
+	int rc = head_read(t, dir, &h);
+
+	if (rc)
+		return rc;
+	if (!st->have_streams)
+		return -EROFS;
+	if (seq < h.seq)
+		return -EINVAL;
+	for (int b = 0; b < 8; b++)
+		vb[b] = (unsigned char)(time_ns >> (8 * b));
+	memcpy(vb + LMDB_STREAM_REC_HDR_LEN, rec, len);
+	k = lmdb_stream_key(kb, dir, true, h.end);
+	v = (MDB_val){LMDB_STREAM_REC_HDR_LEN + len, vb};
+	rc = lmdb_put(t, st->streams, &k, &v, MDB_NOOVERWRITE, dir);
+	if (rc == -EEXIST) { /* a record past the head's end: the head is wrong */
+		lmdb_log(st, LOG_ERR, "stream of directory %llu: a record already at offset %llu",
+			 (unsigned long long)dir, (unsigned long long)h.end);
+		return -EIO;
+	}
+	if (rc)
+		return rc;
+	if (h.records++ == 0) {
+		h.first = h.end;
+		h.first_ns = time_ns;
+	}
+	h.end += len;
+	h.seq = seq;
+	h.last_ns = time_ns;
+	rc = head_write(t, dir, &h);
+	if (rc == 0 && out)
+		*out = h;
+	return rc;
+}
+
+int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
+		     unsigned max_records, unsigned *dropped)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
+	struct store_stream_head h;
+	unsigned n = 0;
+	MDB_val k, v;
+	int rc = head_read(t, dir, &h);
+
+	while (rc == 0 && h.records > 0 && n < max_records &&
+	       (h.first_ns < before_ns || (max_bytes && h.end - h.first > max_bytes))) {
+		k = lmdb_stream_key(kb, dir, true, h.first);
+		rc = lmdb_get(t, st->streams, &k, &v, dir);
+		if (rc == 0 && (v.mv_size <= LMDB_STREAM_REC_HDR_LEN ||
+				v.mv_size - LMDB_STREAM_REC_HDR_LEN > h.end - h.first))
+			rc = -EIO;
+		if (rc == 0) {
+			h.first += v.mv_size - LMDB_STREAM_REC_HDR_LEN;
+			rc = lmdb_del(t, st->streams, &k, dir);
+		}
+		if (rc == 0 && --h.records > 0) {
+			k = lmdb_stream_key(kb, dir, true, h.first);
+			rc = lmdb_get(t, st->streams, &k, &v, dir);
+			if (rc == 0 && v.mv_size <= LMDB_STREAM_REC_HDR_LEN)
+				rc = -EIO;
+			if (rc == 0)
+				h.first_ns = rec_time(&v);
+		} else if (rc == 0) {
+			h.first = h.end;
+			h.first_ns = 0;
+		}
+		if (rc == -ENOENT || rc == -EIO) {
+			lmdb_log(st, LOG_ERR, "stream of directory %llu: no record at offset %llu",
+				 (unsigned long long)dir, (unsigned long long)h.first);
+			rc = -EIO;
+		}
+		n++;
+	}
+	if (rc == 0 && n > 0)
+		rc = head_write(t, dir, &h);
+	if (dropped)
+		*dropped = rc == 0 ? n : 0;
+	return rc;
+}
+
+/*
+ * Positions c on the record that holds offset p of dir's stream (p in
+ * [first, end)): the last record key at or below p. Returns its offset in
+ * *at, or -EIO when there is none.
+ */
+static int seek_record(struct lmdb_txn *t, MDB_cursor *c, uint64_t dir, uint64_t p, MDB_val *k,
+		       MDB_val *v, uint64_t *at)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
+	uint64_t kdir;
+	int rc;
+
+	*k = lmdb_stream_key(kb, dir, true, p);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == 0 && lmdb_stream_key_parse(k, &kdir, at) == 2 && kdir == dir && *at == p)
+		return 0;
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_txn_fail(t, rc, "seeking a stream", st->streams, dir);
+	rc = mdb_cursor_get(c, k, v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	if (rc == 0 && lmdb_stream_key_parse(k, &kdir, at) == 2 && kdir == dir && *at <= p)
+		return 0;
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_txn_fail(t, rc, "seeking a stream", st->streams, dir);
+	lmdb_log(st, LOG_ERR, "stream of directory %llu: no record holds offset %llu",
+		 (unsigned long long)dir, (unsigned long long)p);
+	return -EIO;
+}
+
+int lmdb_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
+		     size_t *len)
+{
+	struct lmdb_txn *t = lmdb_txn_of(txn);
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char *out = buf;
+	struct store_stream_head h;
+	uint64_t n, p, at = 0, kdir;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = head_read(t, dir, &h);
+
+	*len = 0;
+	if (rc || off >= h.end || size == 0)
+		return rc;
+	n = h.end - off < size ? h.end - off : size;
+	p = off;
+	if (p < h.first) { /* trimmed: a hole */
+		uint64_t z = h.first - p < n ? h.first - p : n;
+		memset(out, 0, z);
+		p += z;
+	}
+	if (p == off + n) {
+		*len = n;
+		return 0;
+	}
+	rc = lmdb_cursor_open(t, st->streams, &c);
+	if (rc)
+		return rc;
+	rc = seek_record(t, c, dir, p, &k, &v, &at);
+	while (rc == 0 && p < off + n) {
+		uint64_t rlen = v.mv_size > LMDB_STREAM_REC_HDR_LEN ? v.mv_size - LMDB_STREAM_REC_HDR_LEN : 0;
+		uint64_t skip = p - at, take;
+
+		if (skip >= rlen) {
+			lmdb_log(st, LOG_ERR, "stream of directory %llu: a gap at offset %llu",
+				 (unsigned long long)dir, (unsigned long long)p);
+			rc = -EIO;
+			break;
+		}
+		take = rlen - skip < off + n - p ? rlen - skip : off + n - p;
+		memcpy(out + (p - off), (const unsigned char *)v.mv_data + LMDB_STREAM_REC_HDR_LEN + skip,
+		       take);
+		p += take;
+		if (p == off + n)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		if (rc == 0 && (lmdb_stream_key_parse(&k, &kdir, &at) != 2 || kdir != dir || at != p))
+			rc = MDB_NOTFOUND;
+		if (rc == MDB_NOTFOUND) {
+			lmdb_log(st, LOG_ERR, "stream of directory %llu: no record at offset %llu",
+				 (unsigned long long)dir, (unsigned long long)p);
+			rc = -EIO;
+		} else if (rc > 0) {
+			rc = lmdb_txn_fail(t, rc, "reading a stream", st->streams, dir);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc == 0)
+		*len = n;
+	return rc;
+}
+
+/* Deletes dir's head and records (dir is being freed). */
+int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir)
+{
+	const struct lmdb_store *st = lmdb_txn_store(t);
+	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
+	uint64_t kdir, off;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = st->have_streams ? lmdb_cursor_open(t, st->streams, &c) : 1;
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	/* Re-seek after each delete rather than trust the cursor's position. */
+	for (;;) {
+		k = lmdb_stream_key(kb, dir, false, 0);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc || !lmdb_stream_key_parse(&k, &kdir, &off) || kdir != dir)
+			break;
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		return 0;
+	return rc < 0 ? rc : lmdb_txn_fail(t, rc, "dropping a stream", st->streams, dir);
+}
