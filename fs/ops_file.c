@@ -282,9 +282,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fuse_entry_param e;
 	struct store_attr a;
 	struct fs_file *f;
-	int rc;
+	int flags = fi->flags, rc;
 
 	rc = fs_make_node(req, parent, name, S_IFREG | (mode & 07777), NULL, &a);
+	/* A new item is empty: O_TRUNC would only commit a second, identical version. */
+	if (rc == 0)
+		flags &= ~O_TRUNC;
 	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
 		struct store_txn *txn;
 		size_t len;
@@ -305,7 +308,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	rc = fs_inode_ref(&ctx->itab, a.ino, false, parent, name, strlen(name), NULL);
 	if (rc)
 		goto err;
-	rc = file_open(ctx, a.ino, fi->flags, fuse_req_ctx(req)->pid, &f);
+	rc = file_open(ctx, a.ino, flags, fuse_req_ctx(req)->pid, &f);
 	if (rc) {
 		fs_inode_put(ctx, fs_inode_find(&ctx->itab, a.ino), 1);
 		goto err;
