@@ -126,6 +126,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " canceled by a condition, %" PRIu64 " failed otherwise\n",
 	       get(v, n, "txn", "applied"), get(v, n, "txn", "actions"),
 	       get(v, n, "txn", "canceled"), get(v, n, "txn", "failed"));
+	printf("streams: %" PRIu64 " records written, %" PRIu64 " trimmed, %" PRIu64
+	       " reads\n",
+	       get(v, n, "stream", "records"), get(v, n, "stream", "trimmed"),
+	       get(v, n, "stream", "reads"));
 }
 
 int cmd_stats(int argc, char **argv)

@@ -85,6 +85,8 @@ int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out)
 {
 	int rc;
 
+	ctx->stream.req++; /* a new request: its stream records get a seq of their own */
+
 	if (!ctx->batch) {
 		if (ctx->opts.commit_interval <= 0 || disk_is_low(ctx)) {
 			rc = store_txn_begin(ctx->store, STORE_TXN_WRITE, out);

@@ -152,6 +152,8 @@ int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f)
 		a.mtime = f->mtime;
 	a.ctime = now;
 	rc = store_inode_put(txn, &a);
+	if (rc == 0)
+		rc = fs_stream_inode(ctx, txn, &a);
 	if (rc)
 		goto err;
 	rc = store_txn_commit(txn);

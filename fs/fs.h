@@ -31,6 +31,7 @@
 #include "store.h"
 
 struct fs_file;
+struct fs_rename_end;
 
 /* Mount options (fs/options.c). */
 struct fs_options {
@@ -47,9 +48,15 @@ struct fs_options {
 	double cache_ttl;       /* -o cache_ttl: seconds a read may lag other mounts */
 	bool consistent_reads;  /* -o consistent_reads: every open reads the latest commit */
 	size_t max_inodes;      /* -o max_inodes: inodes the kernel is let hold (0: no bound) */
+	double stream_keep;	/* -o stream_keep: seconds a stream record is kept at least... */
+	size_t stream_max;	/* -o stream_max: ...unless a table's stream is past this (0: no bound) */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
+
+/* Defaults of -o stream_keep (a day, as DynamoDB Streams) and -o stream_max. */
+#define FS_STREAM_KEEP_DEFAULT 86400.0
+#define FS_STREAM_MAX_DEFAULT ((size_t)64 << 20)
 
 /* Default of -o max_inodes: about 26 MiB of the daemon's inode table. */
 #define FS_MAX_INODES_DEFAULT 131072u
@@ -117,6 +124,7 @@ enum fs_handle_kind {
 	FS_HANDLE_DIR = 0x64697220,   /* struct fs_dir */
 	FS_HANDLE_STATS = 0x73746174, /* struct fs_stats_file */
 	FS_HANDLE_TXN = 0x74786e20,   /* struct fs_txn_file (txn.c) */
+	FS_HANDLE_STREAM = 0x7374726d, /* struct fs_stream_file (stream.c) */
 };
 
 /*
@@ -217,6 +225,18 @@ struct fs_ttl {
 	size_t nstuck;
 };
 
+/* Change streams (stream.c): what one request has appended, and counters. */
+#define FS_STREAM_TABLES_MAX 256u /* tables one request appends to with one seq each */
+struct fs_stream {
+	uint64_t req;	   /* bumped by fs_txn_write(): a new request's transaction */
+	uint64_t memo_req; /* the request table[] and seq[] are of */
+	unsigned n;
+	uint64_t table[FS_STREAM_TABLES_MAX], seq[FS_STREAM_TABLES_MAX];
+	uint64_t records; /* records appended by this mount */
+	uint64_t trimmed; /* records it trimmed */
+	uint64_t reads;	  /* reads of stream files */
+};
+
 /* An open for writing that waits for the page-cache readers of its item (ops_file.c). */
 struct fs_waiting_open {
 	fuse_req_t req;
@@ -259,17 +279,27 @@ struct fs_ctx {
 				       * as other mounts' are */
 	struct fs_view_stats stats;
 	struct fs_ttl ttl;
+	struct fs_stream stream;
 };
 
 /* Inode numbers of the hidden .itemfs directory, its stats and its txn file. */
 #define FS_INO_HIDDEN_DIR (UINT64_MAX - 1)
 #define FS_INO_STATS (UINT64_MAX - 2)
 #define FS_INO_TXN (UINT64_MAX - 3)
+/* ... of .itemfs/streams, and of the stream of table T: FS_INO_STREAM_BASE | T. */
+#define FS_INO_STREAMS_DIR (UINT64_MAX - 4)
+#define FS_INO_STREAM_BASE (UINT64_C(1) << 62)
 #define FS_HIDDEN_NAME ".itemfs"
+
+static inline bool fs_ino_is_stream(uint64_t ino)
+{
+	return ino >= FS_INO_STREAM_BASE && ino < FS_INO_STREAM_BASE + (UINT64_C(1) << 61);
+}
 
 static inline bool fs_ino_is_hidden(uint64_t ino)
 {
-	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS || ino == FS_INO_TXN;
+	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS || ino == FS_INO_TXN ||
+	       ino == FS_INO_STREAMS_DIR || fs_ino_is_stream(ino);
 }
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
@@ -324,6 +354,7 @@ void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino);
 void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_attr(uint64_t ino, struct store_attr *a);
+int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a);
 
 /* fs/log.c */
 int fs_log_set_level(const char *name);
@@ -385,6 +416,8 @@ void fs_files_drop_pending(struct fs_ctx *ctx);
 void fs_file_close(struct fs_ctx *ctx, struct fs_file *f);
 void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d);
 void fs_dir_open_reply(fuse_req_t req, struct fuse_file_info *fi, struct fs_dir *d);
+int fs_dir_list_add(void *arg, const struct store_dirent *ent); /* a store_dirent_fn onto a fs_dir */
+void fs_dir_free(struct fs_dir *d); /* one never handed to the kernel */
 void fs_handles_close_all(struct fs_ctx *ctx);
 
 /*
@@ -433,6 +466,34 @@ void fs_ttl_changed(struct fs_ctx *ctx, uint64_t ino);
 void fs_ttl_tick(struct fs_ctx *ctx);
 double fs_ttl_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: never */
 void fs_ttl_destroy(struct fs_ctx *ctx);
+
+/*
+ * fs/stream.c: change streams (docs/dynamodb.md, "Change streams"). The
+ * hooks append, in the request's own transaction, one record per item
+ * (non-directory) whose name or content changed; a directory's before or
+ * after state (NULL, or a directory's attributes) counts as absent.
+ */
+int fs_stream_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t dir, const char *name,
+		   size_t len, const struct store_attr *before, const struct store_attr *after);
+int fs_stream_inode(struct fs_ctx *ctx, struct store_txn *txn, const struct store_attr *a);
+int fs_stream_rename(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_rename_end *s,
+		     const struct fs_rename_end *d, bool exchange);
+/* ... and the files: .itemfs/streams/TABLE, read-only, one per table */
+struct fs_stream_file;
+static inline struct fs_stream_file *fs_stream_file_of(const struct fuse_file_info *fi)
+{
+	const enum fs_handle_kind *kind =
+	    fi ? (const enum fs_handle_kind *)(uintptr_t)fi->fh : NULL;
+
+	return kind && *kind == FS_HANDLE_STREAM ? (struct fs_stream_file *)(uintptr_t)fi->fh : NULL;
+}
+int fs_stream_attr(struct fs_ctx *ctx, uint64_t ino, struct store_attr *out);
+void fs_stream_lookup(fuse_req_t req, const char *name);
+void fs_stream_opendir(fuse_req_t req, struct fuse_file_info *fi);
+void fs_stream_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_stream_read(fuse_req_t req, struct fs_stream_file *s, size_t size, off_t off);
+void fs_stream_release(fuse_req_t req, struct fs_stream_file *s);
+int fs_stream_lseek(struct fs_ctx *ctx, fuse_ino_t ino, off_t off, int whence, off_t *out);
 
 /* fs/ops_file.c: opens for writing held back while page-cache readers read */
 void fs_waiting_opens_run(struct fs_ctx *ctx, bool all);
@@ -504,6 +565,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);

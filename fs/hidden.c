@@ -3,8 +3,9 @@
  * top level never lists (so tar, rsync and find never pick it up), holding
  * `stats`: the read cache's and the consistency machinery's counters as
  * "name value" lines (docs/consistency.md; `itemfs stats` formats them);
- * and `txn`, where a manifest of a multi-item transaction is written
- * (txn.c; docs/dynamodb.md).
+ * `txn`, where a manifest of a multi-item transaction is written
+ * (txn.c; docs/dynamodb.md); and `streams/`, one change stream per table
+ * (stream.c).
  * Its inode numbers are above any the store hands out. The name is
  * reserved: no table can be called .itemfs.
  */
@@ -27,13 +28,22 @@ void fs_hidden_attr(uint64_t ino, struct store_attr *a)
 	a->uid = (uint32_t)getuid();
 	a->gid = (uint32_t)getgid();
 	a->atime = a->mtime = a->ctime = born;
-	if (ino == FS_INO_HIDDEN_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR) {
 		a->mode = S_IFDIR | 0555;
 		a->nlink = 2;
 	} else {
 		a->mode = S_IFREG | (ino == FS_INO_TXN ? 0666 : 0444);
 		a->nlink = 1;
 	}
+}
+
+/* Any hidden inode's attributes: a stream file's come from the store. */
+int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a)
+{
+	if (fs_ino_is_stream(ino))
+		return fs_stream_attr(ctx, ino, a);
+	fs_hidden_attr(ino, a);
+	return 0;
 }
 
 static void reply_hidden_entry(fuse_req_t req, uint64_t ino)
@@ -63,8 +73,14 @@ bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			reply_hidden_entry(req, FS_INO_STATS);
 		else if (strcmp(name, "txn") == 0)
 			reply_hidden_entry(req, FS_INO_TXN);
+		else if (strcmp(name, "streams") == 0)
+			reply_hidden_entry(req, FS_INO_STREAMS_DIR);
 		else
 			fuse_reply_err(req, ENOENT);
+		return true;
+	}
+	if (parent == FS_INO_STREAMS_DIR) {
+		fs_stream_lookup(req, name);
 		return true;
 	}
 	return false;
@@ -74,10 +90,14 @@ void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino)
 {
 	struct store_attr a;
 	struct stat st;
+	int rc = fs_hidden_attr_get(fs_ctx_of(req), ino, &a);
 
-	fs_hidden_attr(ino, &a);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	fs_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, 3600);
+	fuse_reply_attr(req, &st, fs_ino_is_stream(ino) ? 0 : 3600);
 }
 
 void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -85,8 +105,12 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_stats_file *s;
 	int rc;
 
-	if (ino == FS_INO_HIDDEN_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR) {
 		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (fs_ino_is_stream(ino)) {
+		fs_stream_open(req, ino, fi);
 		return;
 	}
 	if (ino == FS_INO_TXN) {
@@ -121,6 +145,10 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs_dir *d;
 
+	if (ino == FS_INO_STREAMS_DIR) {
+		fs_stream_opendir(req, fi);
+		return;
+	}
 	if (ino != FS_INO_HIDDEN_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -128,7 +156,10 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	static const struct {
 		const char *name;
 		uint64_t ino;
-	} names[] = {{"stats", FS_INO_STATS}, {"txn", FS_INO_TXN}};
+		uint32_t mode;
+	} names[] = {{"stats", FS_INO_STATS, S_IFREG},
+		     {"streams", FS_INO_STREAMS_DIR, S_IFDIR},
+		     {"txn", FS_INO_TXN, S_IFREG}};
 	const size_t n = sizeof(names) / sizeof(names[0]);
 
 	d = calloc(1, sizeof(*d));
@@ -139,7 +170,7 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (!d->ents[i].name)
 			break;
 		d->ents[i].ino = names[i].ino;
-		d->ents[i].mode = S_IFREG;
+		d->ents[i].mode = names[i].mode;
 		d->count = i + 1;
 	}
 	if (!d || !d->ents || d->count < n) {

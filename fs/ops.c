@@ -69,6 +69,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.link = fs_op_link,
 	.open = fs_op_open,
 	.read = fs_op_read,
+	.lseek = fs_op_lseek,
 	.write = fs_op_write,
 	.flush = fs_op_flush,
 	.release = fs_op_release,

@@ -235,6 +235,8 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *in, int
 	}
 	a.ctime = (to_set & FUSE_SET_ATTR_CTIME) ? in->st_ctim : now;
 	rc = store_inode_put(txn, &a);
+	if (rc == 0 && (to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME)))
+		rc = fs_stream_inode(ctx, txn, &a); /* an access time alone is no change of the item */
 	if (rc == 0)
 		rc = fs_attr_get_fh(ctx, txn, ino, f, out);
 	if (rc == 0)
@@ -274,7 +276,7 @@ void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	int rc = 0;
 
 	if (fs_ino_is_hidden(ino))
-		fs_hidden_attr(ino, &a);
+		rc = fs_hidden_attr_get(ctx, ino, &a);
 	else if ((rc = fs_txn_read(ctx, &txn)) == 0) {
 		rc = store_inode_get(txn, ino, &a);
 		fs_txn_read_end(ctx, txn);
@@ -357,6 +359,10 @@ static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, co
 			   : store_xattr_remove(txn, ino, name);
 	if (rc == 0)
 		rc = xattr_touch(txn, ino);
+	if (rc == 0)
+		rc = store_inode_get(txn, ino, &a);
+	if (rc == 0)
+		rc = fs_stream_inode(ctx, txn, &a);
 	if (rc == 0)
 		rc = store_txn_commit(txn);
 	else

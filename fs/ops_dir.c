@@ -111,6 +111,8 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		rc = fs_touch_dir(txn, parent, &a.ctime);
 	if (rc == 0)
 		rc = store_inode_get(txn, a.ino, out);
+	if (rc == 0)
+		rc = fs_stream_name(ctx, txn, parent, name, len, NULL, out);
 	if (rc == 0) {
 		rc = store_txn_commit(txn);
 		return rc;
@@ -198,9 +200,14 @@ static int settle_inode(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 int fs_unlink_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
 		   size_t len, uint64_t ino)
 {
+	struct store_attr a;
 	struct timespec now;
-	int rc = store_dirent_remove(txn, parent, name, len, NULL);
+	int rc = store_inode_get(txn, ino, &a);
 
+	if (rc == 0)
+		rc = fs_stream_name(ctx, txn, parent, name, len, &a, NULL);
+	if (rc == 0)
+		rc = store_dirent_remove(txn, parent, name, len, NULL);
 	fs_now(&now);
 	if (rc == 0)
 		rc = settle_inode(ctx, txn, ino, &now, FS_KEEP_IF_OPEN);
@@ -307,6 +314,8 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		rc = fs_touch_dir(txn, newparent, &now);
 	if (rc == 0)
 		rc = fs_attr_get(ctx, txn, ino, &a);
+	if (rc == 0)
+		rc = fs_stream_name(ctx, txn, newparent, newname, len, NULL, &a);
 	if (rc == 0)
 		rc = store_txn_commit(txn);
 	else
@@ -429,6 +438,8 @@ int fs_rename_in(struct fs_ctx *ctx, struct store_txn *txn, struct fs_rename_end
 		rc = settle_inode(ctx, txn, s->a.ino, &now, FS_KEEP_IF_HELD);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = settle_inode(ctx, txn, d->a.ino, &now, FS_KEEP_IF_HELD);
+	if (rc == 0)
+		rc = fs_stream_rename(ctx, txn, s, d, flags & RENAME_EXCHANGE);
 	if (rc == 0)
 		rc = fs_touch_dir(txn, s->dir, &now);
 	if (rc == 0 && d->dir != s->dir)

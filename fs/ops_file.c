@@ -373,6 +373,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		fs_txn_read_op(req, fs_txn_file_of(fi), size, off);
 		return;
 	}
+	if (fs_stream_file_of(fi)) {
+		fs_stream_read(req, fs_stream_file_of(fi), size, off);
+		return;
+	}
 	if (!f) {
 		read_stats(req, fs_stats_file_of(fi), size, off);
 		return;
@@ -530,6 +534,10 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_txn_release(req, fs_txn_file_of(fi));
 		return;
 	}
+	if (fs_stream_file_of(fi)) {
+		fs_stream_release(req, fs_stream_file_of(fi));
+		return;
+	}
 	if (s) {
 		free(s->text);
 		free(s);
@@ -619,4 +627,35 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 		return;
 	}
 	fuse_reply_err(req, -rc);
+}
+
+/*
+ * SEEK_DATA and SEEK_HOLE (the kernel answers the other whences itself):
+ * an item is all data, up to its size as this opener sees it; a stream
+ * file's trimmed range is a hole (stream.c).
+ */
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct store_txn *txn;
+	struct store_attr a;
+	off_t at = off;
+	int rc = whence == SEEK_DATA || whence == SEEK_HOLE ? 0 : -EINVAL;
+
+	if (rc == 0 && fs_ino_is_stream(ino)) {
+		rc = fs_stream_lseek(ctx, ino, off, whence, &at);
+	} else if (rc == 0 && fs_ino_is_hidden(ino)) {
+		rc = -ENXIO; /* generated text, of size 0 */
+	} else if (rc == 0 && (rc = fs_txn_read(ctx, &txn)) == 0) {
+		rc = fs_attr_get_fh(ctx, txn, ino, fs_file_of(fi), &a);
+		fs_txn_read_end(ctx, txn);
+		if (rc == 0 && (off < 0 || (uint64_t)off >= a.size))
+			rc = -ENXIO;
+		else if (rc == 0 && whence == SEEK_HOLE)
+			at = (off_t)a.size;
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, at);
 }

@@ -17,7 +17,7 @@
 
 #include "fs.h"
 
-static int list_add(void *arg, const struct store_dirent *ent)
+int fs_dir_list_add(void *arg, const struct store_dirent *ent)
 {
 	struct fs_dir *d = arg;
 	struct fs_dir_entry *e;
@@ -40,7 +40,7 @@ static int list_add(void *arg, const struct store_dirent *ent)
 	return 0;
 }
 
-static void dir_free(struct fs_dir *d)
+void fs_dir_free(struct fs_dir *d)
 {
 	if (!d)
 		return;
@@ -70,13 +70,13 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0) {
 		d->kind = FS_HANDLE_DIR;
 		d->ino = ino;
-		rc = fs_view_list(ctx, txn, ino, list_add, d);
+		rc = fs_view_list(ctx, txn, ino, fs_dir_list_add, d);
 		if (rc == 0)
 			rc = fs_ttl_filter(ctx, txn, d, now, &expired);
 		fs_txn_read_end(ctx, txn);
 	}
 	if (rc) {
-		dir_free(d);
+		fs_dir_free(d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -116,7 +116,7 @@ void fs_dir_close(struct fs_ctx *ctx, struct fs_dir *d)
 		ctx->dirs = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
-	dir_free(d);
+	fs_dir_free(d);
 }
 
 /*
@@ -166,7 +166,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		} else {
 			struct store_attr a;
 			if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
-				fs_hidden_attr(e.attr.st_ino, &a);
+				if (fs_hidden_attr_get(ctx, e.attr.st_ino, &a) != 0)
+					continue; /* a table removed since opendir */
 				e.ino = a.ino;
 				e.generation = 1;
 				fs_attr_to_stat(&a, &e.attr);

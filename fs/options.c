@@ -84,6 +84,10 @@ void fs_usage(FILE *out)
 	      "  -o max_inodes=N        inodes the kernel may hold at once (default 131072,\n"
 	      "                         about 200 bytes of daemon memory each; 0: no bound):\n"
 	      "                         past it the least recently looked up are forgotten\n"
+	      "  -o stream_keep=S       keep each table's change stream for S seconds at\n"
+	      "                         least (default 86400)...\n"
+	      "  -o stream_max=SIZE     ...unless it grows past SIZE, e.g. 64M (default);\n"
+	      "                         0: no size bound\n"
 	      "  -o log_level=LEVEL     log messages at LEVEL or more severe: error, warning,\n"
 	      "                         notice (default), info or debug\n"
 	      "  -o debug               same as -d\n"
@@ -142,6 +146,26 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 				"itemfs: bad value '%s' for mount option cache_size: give bytes "
 				"of at least 1M, with an optional K, M or G suffix, e.g. "
 				"cache_size=64M\n",
+				opt + 11);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(opt, "stream_keep=", 12) == 0) {
+		int rc = parse_seconds("stream_keep", opt + 12, 10 * 366 * 86400.0, &o->stream_keep);
+		if (rc == 0 && o->stream_keep < 1) {
+			fprintf(stderr, "itemfs: bad value '%s' for mount option stream_keep: give "
+				"seconds of at least 1, e.g. stream_keep=86400\n", opt + 12);
+			rc = -EINVAL;
+		}
+		return rc;
+	}
+	if (strncmp(opt, "stream_max=", 11) == 0) {
+		if (cache_parse_size(opt + 11, &o->stream_max) != 0) {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option stream_max: give bytes, "
+				"with an optional K, M or G suffix, or 0 for no bound, e.g. "
+				"stream_max=64M\n",
 				opt + 11);
 			return -EINVAL;
 		}
@@ -251,6 +275,8 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	out->cache_size = CACHE_BUDGET_DEFAULT;
 	out->cache_ttl = 1.0;
 	out->max_inodes = FS_MAX_INODES_DEFAULT;
+	out->stream_keep = FS_STREAM_KEEP_DEFAULT;
+	out->stream_max = FS_STREAM_MAX_DEFAULT;
 	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */
 		if (strcmp(argv[i], "-s") == 0)
 			sloppy = true;

@@ -721,6 +721,9 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "ttl.", "hidden", ctx->ttl.hidden);
 	stat_line(f, "ttl.", "reclaimed", ctx->ttl.reclaimed);
 	stat_line(f, "ttl.", "pending", ctx->ttl.pending);
+	stat_line(f, "stream.", "records", ctx->stream.records);
+	stat_line(f, "stream.", "trimmed", ctx->stream.trimmed);
+	stat_line(f, "stream.", "reads", ctx->stream.reads);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return 0;

@@ -58,6 +58,8 @@ static int usage(void)
 	      "                             read: the whole item from offset 0 as one line\n"
 	      "                             | fsync | close)\n"
 	      "  fsync PATH                 (open O_RDONLY, fsync(2): a file or a directory)\n"
+	      "  seek PATH data|hole OFFSET (open O_RDONLY, lseek(2) SEEK_DATA or SEEK_HOLE:\n"
+	      "                             prints the offset, or the errno name)\n"
 	      "  renamerace DIR CYCLES READERS  (READERS processes read DIR/item while it is\n"
 	      "                             replaced CYCLES times by rename of DIR/item.tmp)\n"
 	      "  flip STORE_DIR INO OFFSET  (flip byte OFFSET of item INO's stored value:\n"
@@ -347,6 +349,28 @@ static int cmd_fsync(int argc, char **argv)
 	return report(rc);
 }
 
+static int cmd_seek(int argc, char **argv)
+{
+	off_t at;
+	int fd;
+
+	if (argc != 3 || (strcmp(argv[1], "data") != 0 && strcmp(argv[1], "hole") != 0))
+		return usage();
+	fd = open(argv[0], O_RDONLY);
+	if (fd < 0)
+		return report(-1);
+	at = lseek(fd, (off_t)strtoll(argv[2], NULL, 10),
+		   strcmp(argv[1], "data") == 0 ? SEEK_DATA : SEEK_HOLE);
+	if (at < 0) {
+		report(-1);
+		close(fd);
+		return 1;
+	}
+	printf("%lld\n", (long long)at);
+	close(fd);
+	return 0;
+}
+
 static int cmd_flip(int argc, char **argv)
 {
 	MDB_env *env = NULL;
@@ -541,6 +565,7 @@ int main(int argc, char **argv)
 		{"setxattr", cmd_setxattr}, {"write", cmd_write}, {"hold", cmd_hold},
 		{"flip", cmd_flip},	    {"readhold", cmd_readhold}, {"fsync", cmd_fsync},
 		{"renamerace", cmd_renamerace}, {"condwrite", cmd_condwrite},
+		{"seek", cmd_seek},
 	};
 
 	if (argc < 2)
