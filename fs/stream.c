@@ -152,9 +152,7 @@ static int request_seq(struct fs_ctx *ctx, struct store_txn *txn, uint64_t table
 		}
 	before = keep_ns < (double)now_ns ? now_ns - (uint64_t)keep_ns : 0;
 	rc = store_stream_trim(txn, table, before, ctx->opts.stream_max, FS_STREAM_TRIM_BATCH,
-			       &dropped);
-	if (rc == 0)
-		rc = store_stream_head(txn, table, &h);
+			       &dropped, &h);
 	if (rc)
 		return rc;
 	s->trimmed += dropped;

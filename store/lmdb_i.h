@@ -302,7 +302,7 @@ int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_he
 int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
 		       const void *rec, size_t len, struct store_stream_head *out);
 int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
-		     unsigned max_records, unsigned *dropped);
+		     unsigned max_records, unsigned *dropped, struct store_stream_head *out);
 int lmdb_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
 		     size_t *len);
 int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir);

@@ -136,7 +136,7 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 }
 
 int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
-		     unsigned max_records, unsigned *dropped)
+		     unsigned max_records, unsigned *dropped, struct store_stream_head *out)
 {
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
@@ -179,6 +179,8 @@ int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, ui
 		rc = head_write(t, dir, &h);
 	if (dropped)
 		*dropped = rc == 0 ? n : 0;
+	if (rc == 0 && out)
+		*out = h;
 	return rc;
 }
 

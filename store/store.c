@@ -140,11 +140,11 @@ int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint6
 }
 
 int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
-		      unsigned max_records, unsigned *dropped)
+		      unsigned max_records, unsigned *dropped, struct store_stream_head *out)
 {
 	if (dir == 0)
 		return -EINVAL;
-	return txn->st->ops->stream_trim(txn, dir, before_ns, max_bytes, max_records, dropped);
+	return txn->st->ops->stream_trim(txn, dir, before_ns, max_bytes, max_records, dropped, out);
 }
 
 int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,

@@ -152,7 +152,8 @@ struct store_ops {
 	int (*stream_append)(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
 			     const void *rec, size_t len, struct store_stream_head *out);
 	int (*stream_trim)(struct store_txn *txn, uint64_t dir, uint64_t before_ns,
-			   uint64_t max_bytes, unsigned max_records, unsigned *dropped);
+			   uint64_t max_bytes, unsigned max_records, unsigned *dropped,
+			   struct store_stream_head *out);
 	int (*stream_read)(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf,
 			   size_t size, size_t *len);
 	int (*dirent_get)(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
@@ -322,7 +323,8 @@ int store_expires_parse(const void *value, size_t len, uint64_t *out);
  * store_stream_trim: drops records from the front while the oldest is
  *   older than before (ns) or the stream holds more than max_bytes
  *   (0: no size bound) after it, at most max_records of them (bounding
- *   one call's work); *dropped (may be NULL) gets how many.
+ *   one call's work); *dropped (may be NULL) gets how many, and *out
+ *   (may be NULL) the head after.
  * store_stream_read: copies bytes [off, off + size) of the stream into
  *   buf: NUL bytes below first, records' bytes up to end; *len gets how
  *   many (0 at or past end). Errors: -EIO (records missing inside
@@ -341,7 +343,7 @@ int store_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_h
 int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
 			const void *rec, size_t len, struct store_stream_head *out);
 int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
-		      unsigned max_records, unsigned *dropped);
+		      unsigned max_records, unsigned *dropped, struct store_stream_head *out);
 int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
 		      size_t *len);
 
