@@ -535,27 +535,45 @@ static int check_expiry_index(struct ck *c)
 }
 
 /*
- * The streams (meta "stream" keys): each head belongs to a directory, and
- * its records run without a gap from its first offset to its end, as many
- * as it counts; no record lies outside a head's range.
+ * The streams (the streams database): each belongs to a directory, has a
+ * head, and its records run without a gap from the head's first offset,
+ * the first of them at the head's time, with seqs that never go down.
  */
 struct ck_stream {
-	uint64_t dir;	       /* the stream being walked (0: none) */
-	bool have_head;	       /* ... has a head, which is: */
-	struct store_stream_head h;
-	uint64_t next;	       /* the offset the next record must be at */
-	uint64_t records;      /* records seen */
+	uint64_t dir;		    /* the stream being walked (0: none) */
+	bool have_head, bad;	    /* bad: one problem reported; skip the rest */
+	struct store_stream_head h; /* the head's fields */
+	uint64_t next;		    /* the offset the next record must be at */
+	uint64_t seq;		    /* the last seq seen */
 };
 
-static void stream_end(struct ck *c, const struct ck_stream *s)
+static void stream_record(struct ck *c, struct ck_stream *s, uint64_t dir, uint64_t off,
+			  const MDB_val *v)
 {
-	if (!s->dir || !s->have_head || s->h.records == UINT64_MAX)
+	uint64_t tns, seq;
+	size_t len;
+
+	if (s->bad)
 		return;
-	if (s->records != s->h.records || s->next != s->h.end)
-		ck_note(c, s->dir, "its stream's head counts %llu records up to offset %llu, but "
-			"%llu records run up to offset %llu",
-			(unsigned long long)s->h.records, (unsigned long long)s->h.end,
-			(unsigned long long)s->records, (unsigned long long)s->next);
+	if (!s->have_head) {
+		ck_note(c, dir, "its stream has a record at offset %llu but no head",
+			(unsigned long long)off);
+		s->bad = true;
+	} else if (off != s->next || lmdb_stream_rec_decode(v, &tns, &seq, &len)) {
+		ck_note(c, dir, "its stream has a record at offset %llu of %zu bytes, expected "
+			"one at offset %llu", (unsigned long long)off, v->mv_size,
+			(unsigned long long)s->next);
+		s->bad = true;
+	} else if (seq < s->seq || (off == s->h.first && tns != s->h.first_ns)) {
+		ck_note(c, dir, "its stream's record at offset %llu has seq %llu and time %llu; "
+			"expected seq at least %llu%s", (unsigned long long)off,
+			(unsigned long long)seq, (unsigned long long)tns, (unsigned long long)s->seq,
+			off == s->h.first ? " and the head's time" : "");
+		s->bad = true;
+	} else {
+		s->next += len;
+		s->seq = seq;
+	}
 }
 
 static int check_streams(struct ck *c)
@@ -582,7 +600,6 @@ static int check_streams(struct ck *c)
 			continue;
 		}
 		if (dir != s.dir) {
-			stream_end(c, &s);
 			s = (struct ck_stream){.dir = dir};
 			nd = ck_find(c, dir);
 			if (nd == CK_NONE)
@@ -591,38 +608,17 @@ static int check_streams(struct ck *c)
 			else if (!ck_is(&c->nodes[nd], S_IFDIR))
 				ck_note(c, dir, "it has a stream, but is not a directory");
 		}
-		if (kind == 1) {
-			if (lmdb_stream_head_decode(&v, &s.h) != 0) {
-				ck_note(c, dir, "its stream's head record is damaged");
-				s.dir = 0;
-				continue;
-			}
+		if (kind == 2) {
+			stream_record(c, &s, dir, off, &v);
+		} else if (lmdb_stream_head_decode(&v, &s.h) != 0) {
+			ck_note(c, dir, "its stream's head record is damaged");
+			s.bad = true;
+		} else {
 			s.have_head = true;
 			s.next = s.h.first;
-			continue;
+			s.seq = s.h.seq;
 		}
-		if (!s.have_head) {
-			ck_note(c, dir, "its stream has a record at offset %llu but no head",
-				(unsigned long long)off);
-			s.have_head = true; /* once per stream */
-			s.h = (struct store_stream_head){.records = UINT64_MAX};
-			continue;
-		}
-		if (s.h.records == UINT64_MAX)
-			continue;
-		if (off != s.next || v.mv_size <= LMDB_STREAM_REC_HDR_LEN ||
-		    v.mv_size - LMDB_STREAM_REC_HDR_LEN > STORE_STREAM_REC_MAX) {
-			ck_note(c, dir, "its stream has a record at offset %llu of %zu bytes, "
-				"expected one at offset %llu", (unsigned long long)off,
-				v.mv_size - (v.mv_size < LMDB_STREAM_REC_HDR_LEN ? v.mv_size : LMDB_STREAM_REC_HDR_LEN),
-				(unsigned long long)s.next);
-			s.h.records = UINT64_MAX; /* one problem per stream */
-			continue;
-		}
-		s.next += v.mv_size - LMDB_STREAM_REC_HDR_LEN;
-		s.records++;
 	}
-	stream_end(c, &s);
 	mdb_cursor_close(cur);
 	return rc && rc != MDB_NOTFOUND ? ck_fail(c, rc, LMDB_DB_STREAMS) : c->err;
 }

@@ -98,8 +98,8 @@ static inline bool lmdb_expiry_key_parse(const MDB_val *k, uint64_t *when, uint6
 #define LMDB_STREAM_HEAD_KEY_LEN 8u
 #define LMDB_STREAM_REC_KEY_LEN 16u
 #define LMDB_STREAM_HEAD_VERSION 1u
-#define LMDB_STREAM_HEAD_VAL_LEN 49u /* 1 version + 6 * u64 (struct store_stream_head) */
-#define LMDB_STREAM_REC_HDR_LEN 8u   /* u64 time (ns); then the record's bytes */
+#define LMDB_STREAM_HEAD_VAL_LEN 25u /* 1 version + u64 first, first_ns, seq */
+#define LMDB_STREAM_REC_HDR_LEN 16u  /* u64 time (ns), u64 seq; then the record's bytes */
 
 /* The key of dir's stream head (is_rec false) or of its record at off, in buf. */
 static inline MDB_val lmdb_stream_key(unsigned char buf[LMDB_STREAM_REC_KEY_LEN], uint64_t dir,
@@ -309,6 +309,7 @@ int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir);
 void lmdb_stream_head_encode(const struct store_stream_head *h,
 			     unsigned char v[LMDB_STREAM_HEAD_VAL_LEN]);
 int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out);
+int lmdb_stream_rec_decode(const MDB_val *v, uint64_t *time_ns, uint64_t *seq, size_t *len);
 
 /* lmdb_check.c */
 int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,

@@ -6,10 +6,17 @@
  * point operations and a range walk over keys that sort together. (Not in
  * the meta database: 64 MiB of records per table there would make every
  * lookup of the store's small records deeper, and a damaged record page
- * look like a missing format record.) The head carries what the
- * records would otherwise have to be scanned for (first, end, the time of
- * the first record kept), so an append costs two puts and one get, and the
- * trimming check no read at all (docs/store-format.md, "Streams").
+ * look like a missing format record.)
+ *
+ * An append writes one key. The head holds only what trimming changes
+ * (the first offset kept, its record's time, and the seq reached, for an
+ * emptied stream); the end, the last seq and the last time come from the
+ * last record, one cursor step away. So a request that appends touches the
+ * stream's tail page and no other (a head written on every append sat on
+ * a page of its own, and LMDB copies each page a nested transaction
+ * touches: measured, that made an append cost about twice as much). The
+ * head is written only when a stream goes from empty to one record, and
+ * when it is trimmed (docs/store-format.md, "streams").
  */
 #include <errno.h>
 #include <string.h>
@@ -20,46 +27,69 @@
 void lmdb_stream_head_encode(const struct store_stream_head *h,
 			     unsigned char v[LMDB_STREAM_HEAD_VAL_LEN])
 {
-	const uint64_t f[6] = {h->first, h->end, h->seq, h->first_ns, h->last_ns, h->records};
+	const uint64_t f[3] = {h->first, h->first_ns, h->seq};
 
 	v[0] = LMDB_STREAM_HEAD_VERSION;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 3; i++)
 		for (int b = 0; b < 8; b++)
 			v[1 + 8 * i + b] = (unsigned char)(f[i] >> (8 * b));
 }
 
+/* The head record's fields (first, first_ns, seq) into *out; the rest zeroed. */
 int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out)
 {
 	const unsigned char *p = v->mv_data;
-	uint64_t f[6] = {0};
+	uint64_t f[3] = {0};
 
 	if (v->mv_size != LMDB_STREAM_HEAD_VAL_LEN || p[0] != LMDB_STREAM_HEAD_VERSION)
 		return -EINVAL;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 3; i++)
 		for (int b = 7; b >= 0; b--)
 			f[i] = f[i] << 8 | p[1 + 8 * i + b];
-	*out = (struct store_stream_head){f[0], f[1], f[2], f[3], f[4], f[5]};
-	if (out->first > out->end || (out->records == 0) != (out->first == out->end))
-		return -EINVAL;
+	*out = (struct store_stream_head){.first = f[0], .end = f[0], .first_ns = f[1], .seq = f[2]};
 	return 0;
 }
 
-static uint64_t rec_time(const MDB_val *v)
+static uint64_t le64(const unsigned char *p)
 {
-	const unsigned char *p = v->mv_data;
-	uint64_t t = 0;
+	uint64_t x = 0;
 
 	for (int b = 7; b >= 0; b--)
-		t = t << 8 | p[b];
-	return t;
+		x = x << 8 | p[b];
+	return x;
 }
 
-/* dir's head into *h (zeros when it has no stream). */
+int lmdb_stream_rec_decode(const MDB_val *v, uint64_t *time_ns, uint64_t *seq, size_t *len)
+{
+	if (v->mv_size <= LMDB_STREAM_REC_HDR_LEN ||
+	    v->mv_size - LMDB_STREAM_REC_HDR_LEN > STORE_STREAM_REC_MAX)
+		return -EINVAL;
+	*time_ns = le64(v->mv_data);
+	*seq = le64((const unsigned char *)v->mv_data + 8);
+	*len = v->mv_size - LMDB_STREAM_REC_HDR_LEN;
+	return 0;
+}
+
+static int damaged(const struct lmdb_store *st, uint64_t dir, const char *what, uint64_t off)
+{
+	lmdb_log(st, LOG_ERR, "stream of directory %llu: %s at offset %llu", (unsigned long long)dir,
+		 what, (unsigned long long)off);
+	return -EIO;
+}
+
+/*
+ * dir's stream into *h (all zeros when it has none): the head record's
+ * fields, then end, seq and last_ns from the last record, which sorts last
+ * of dir's keys: one get and one cursor seek, no write.
+ */
 static int head_read(struct lmdb_txn *t, uint64_t dir, struct store_stream_head *h)
 {
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
 	MDB_val k = lmdb_stream_key(kb, dir, false, 0), v;
+	uint64_t kdir, off, tns, seq;
+	MDB_cursor *c;
+	size_t len;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
@@ -67,15 +97,30 @@ static int head_read(struct lmdb_txn *t, uint64_t dir, struct store_stream_head 
 		return 0;
 	rc = lmdb_get(t, st->streams, &k, &v, dir);
 	if (rc == -ENOENT)
-		return 0;
+		return 0; /* no head: no records either (the first append writes it) */
 	if (rc)
 		return rc;
-	if (lmdb_stream_head_decode(&v, h)) {
-		lmdb_log(st, LOG_ERR, "stream of directory %llu: a damaged head record",
-			 (unsigned long long)dir);
-		return -EIO;
+	if (lmdb_stream_head_decode(&v, h))
+		return damaged(st, dir, "a damaged head record", 0);
+	rc = lmdb_cursor_open(t, st->streams, &c);
+	if (rc)
+		return rc;
+	/* The key after all of dir's: the head of dir + 1. */
+	k = lmdb_stream_key(kb, dir + 1, false, 0);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : rc ? rc : MDB_PREV);
+	if (rc == 0 && lmdb_stream_key_parse(&k, &kdir, &off) == 2 && kdir == dir) {
+		if (lmdb_stream_rec_decode(&v, &tns, &seq, &len) || off < h->first)
+			rc = damaged(st, dir, "a damaged last record", off);
+		else
+			h->end = off + len, h->seq = seq, h->last_ns = tns;
+	} else if (rc > 0) {
+		rc = lmdb_txn_fail(t, rc, "reading a stream's tail", st->streams, dir);
+	} else {
+		rc = 0; /* the head is dir's last key: the stream is empty */
 	}
-	return 0;
+	mdb_cursor_close(c);
+	return rc;
 }
 
 static int head_write(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h)
@@ -109,30 +154,31 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 		return -EROFS;
 	if (seq < h.seq)
 		return -EINVAL;
-	for (int b = 0; b < 8; b++)
+	if (h.first == h.end) {
+		/* Empty: the head learns the first record's time (trimming reads only it). */
+		h.first_ns = time_ns;
+		rc = head_write(t, dir, &h);
+		if (rc)
+			return rc;
+	}
+	for (int b = 0; b < 8; b++) {
 		vb[b] = (unsigned char)(time_ns >> (8 * b));
+		vb[8 + b] = (unsigned char)(seq >> (8 * b));
+	}
 	memcpy(vb + LMDB_STREAM_REC_HDR_LEN, rec, len);
 	k = lmdb_stream_key(kb, dir, true, h.end);
 	v = (MDB_val){LMDB_STREAM_REC_HDR_LEN + len, vb};
 	rc = lmdb_put(t, st->streams, &k, &v, MDB_NOOVERWRITE, dir);
-	if (rc == -EEXIST) { /* a record past the head's end: the head is wrong */
-		lmdb_log(st, LOG_ERR, "stream of directory %llu: a record already at offset %llu",
-			 (unsigned long long)dir, (unsigned long long)h.end);
-		return -EIO;
-	}
+	if (rc == -EEXIST) /* a record past the last: the store is damaged */
+		return damaged(st, dir, "a record already", h.end);
 	if (rc)
 		return rc;
-	if (h.records++ == 0) {
-		h.first = h.end;
-		h.first_ns = time_ns;
-	}
 	h.end += len;
 	h.seq = seq;
 	h.last_ns = time_ns;
-	rc = head_write(t, dir, &h);
-	if (rc == 0 && out)
+	if (out)
 		*out = h;
-	return rc;
+	return 0;
 }
 
 int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
@@ -141,42 +187,42 @@ int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, ui
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	unsigned char kb[LMDB_STREAM_REC_KEY_LEN];
-	struct store_stream_head h;
+	struct store_stream_head h, stored;
+	uint64_t tns, seq, trimmed_seq = 0;
 	unsigned n = 0;
+	size_t len;
 	MDB_val k, v;
 	int rc = head_read(t, dir, &h);
 
-	while (rc == 0 && h.records > 0 && n < max_records &&
+	while (rc == 0 && h.first < h.end && n < max_records &&
 	       (h.first_ns < before_ns || (max_bytes && h.end - h.first > max_bytes))) {
 		k = lmdb_stream_key(kb, dir, true, h.first);
 		rc = lmdb_get(t, st->streams, &k, &v, dir);
-		if (rc == 0 && (v.mv_size <= LMDB_STREAM_REC_HDR_LEN ||
-				v.mv_size - LMDB_STREAM_REC_HDR_LEN > h.end - h.first))
-			rc = -EIO;
+		if (rc == -ENOENT || (rc == 0 && (lmdb_stream_rec_decode(&v, &tns, &seq, &len) ||
+						   len > h.end - h.first)))
+			rc = damaged(st, dir, "no record", h.first);
 		if (rc == 0) {
-			h.first += v.mv_size - LMDB_STREAM_REC_HDR_LEN;
+			h.first += len;
+			trimmed_seq = seq;
 			rc = lmdb_del(t, st->streams, &k, dir);
 		}
-		if (rc == 0 && --h.records > 0) {
+		if (rc == 0 && h.first < h.end) {
 			k = lmdb_stream_key(kb, dir, true, h.first);
 			rc = lmdb_get(t, st->streams, &k, &v, dir);
-			if (rc == 0 && v.mv_size <= LMDB_STREAM_REC_HDR_LEN)
-				rc = -EIO;
+			if (rc == -ENOENT || (rc == 0 && lmdb_stream_rec_decode(&v, &tns, &seq, &len)))
+				rc = damaged(st, dir, "no record", h.first);
 			if (rc == 0)
-				h.first_ns = rec_time(&v);
-		} else if (rc == 0) {
-			h.first = h.end;
-			h.first_ns = 0;
-		}
-		if (rc == -ENOENT || rc == -EIO) {
-			lmdb_log(st, LOG_ERR, "stream of directory %llu: no record at offset %llu",
-				 (unsigned long long)dir, (unsigned long long)h.first);
-			rc = -EIO;
+				h.first_ns = tns;
 		}
 		n++;
 	}
-	if (rc == 0 && n > 0)
-		rc = head_write(t, dir, &h);
+	if (rc == 0 && n > 0) {
+		/* The head's seq: the last trimmed record's, a floor for those kept, and
+		 * the seq reached once the stream is empty. */
+		stored = h;
+		stored.seq = trimmed_seq;
+		rc = head_write(t, dir, &stored);
+	}
 	if (dropped)
 		*dropped = rc == 0 ? n : 0;
 	if (rc == 0 && out)
@@ -245,6 +291,7 @@ int lmdb_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *bu
 	rc = seek_record(t, c, dir, p, &k, &v, &at);
 	while (rc == 0 && p < off + n) {
 		uint64_t rlen = v.mv_size > LMDB_STREAM_REC_HDR_LEN ? v.mv_size - LMDB_STREAM_REC_HDR_LEN : 0;
+		/* (a head key, 8 bytes, never lands here: seek_record matched dir + offset) */
 		uint64_t skip = p - at, take;
 
 		if (skip >= rlen) {

@@ -336,8 +336,7 @@ struct store_stream_head {
 	uint64_t end;	    /* offset after the last record: the stream's size */
 	uint64_t seq;	    /* the seq of the last record appended (0: none) */
 	uint64_t first_ns;  /* time of the first record kept */
-	uint64_t last_ns;   /* time of the last record appended */
-	uint64_t records;   /* records kept */
+	uint64_t last_ns;   /* time of the last record kept (0: none) */
 };
 int store_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);
 int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
