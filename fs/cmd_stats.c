@@ -126,6 +126,11 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " canceled by a condition, %" PRIu64 " failed otherwise\n",
 	       get(v, n, "txn", "applied"), get(v, n, "txn", "actions"),
 	       get(v, n, "txn", "canceled"), get(v, n, "txn", "failed"));
+	printf("index: %" PRIu64 " lookups, %" PRIu64 " listings (%" PRIu64 " entries), %" PRIu64
+	       " declared, %" PRIu64 " dropped\n",
+	       get(v, n, "index", "lookups"), get(v, n, "index", "listings"),
+	       get(v, n, "index", "entries"), get(v, n, "index", "declared"),
+	       get(v, n, "index", "dropped"));
 }
 
 int cmd_stats(int argc, char **argv)

@@ -4,7 +4,8 @@
  * `stats`: the read cache's and the consistency machinery's counters as
  * "name value" lines (docs/consistency.md; `itemfs stats` formats them);
  * and `txn`, where a manifest of a multi-item transaction is written
- * (txn.c; docs/dynamodb.md).
+ * (txn.c; docs/dynamodb.md); and `index`, the secondary index views
+ * (index.c).
  * Its inode numbers are above any the store hands out. The name is
  * reserved: no table can be called .itemfs.
  */
@@ -27,8 +28,11 @@ void fs_hidden_attr(uint64_t ino, struct store_attr *a)
 	a->uid = (uint32_t)getuid();
 	a->gid = (uint32_t)getgid();
 	a->atime = a->mtime = a->ctime = born;
-	if (ino == FS_INO_HIDDEN_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_INDEX_DIR) {
 		a->mode = S_IFDIR | 0555;
+		a->nlink = 2;
+	} else if (fs_ino_is_index(ino)) {
+		a->mode = S_IFDIR | 0755; /* access(2) of a view below index (index.c) */
 		a->nlink = 2;
 	} else {
 		a->mode = S_IFREG | (ino == FS_INO_TXN ? 0666 : 0444);
@@ -58,11 +62,17 @@ bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_hidden_entry(req, FS_INO_HIDDEN_DIR);
 		return true;
 	}
+	if (fs_ino_is_index(parent)) {
+		fs_index_lookup(req, parent, name);
+		return true;
+	}
 	if (parent == FS_INO_HIDDEN_DIR) {
 		if (strcmp(name, "stats") == 0)
 			reply_hidden_entry(req, FS_INO_STATS);
 		else if (strcmp(name, "txn") == 0)
 			reply_hidden_entry(req, FS_INO_TXN);
+		else if (strcmp(name, "index") == 0)
+			fs_index_reply_dir(req); /* timeouts 0: tables come and go */
 		else
 			fuse_reply_err(req, ENOENT);
 		return true;
@@ -75,6 +85,10 @@ void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino)
 	struct store_attr a;
 	struct stat st;
 
+	if (fs_ino_is_index(ino)) {
+		fs_index_getattr(req, ino);
+		return;
+	}
 	fs_hidden_attr(ino, &a);
 	fs_attr_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, 3600);
@@ -85,7 +99,7 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_stats_file *s;
 	int rc;
 
-	if (ino == FS_INO_HIDDEN_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || fs_ino_is_index(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
@@ -121,6 +135,10 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs_dir *d;
 
+	if (fs_ino_is_index(ino)) {
+		fs_index_opendir(req, ino, fi);
+		return;
+	}
 	if (ino != FS_INO_HIDDEN_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -128,7 +146,7 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	static const struct {
 		const char *name;
 		uint64_t ino;
-	} names[] = {{"stats", FS_INO_STATS}, {"txn", FS_INO_TXN}};
+	} names[] = {{"index", FS_INO_INDEX_DIR}, {"stats", FS_INO_STATS}, {"txn", FS_INO_TXN}};
 	const size_t n = sizeof(names) / sizeof(names[0]);
 
 	d = calloc(1, sizeof(*d));
@@ -139,7 +157,7 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (!d->ents[i].name)
 			break;
 		d->ents[i].ino = names[i].ino;
-		d->ents[i].mode = S_IFREG;
+		d->ents[i].mode = names[i].ino == FS_INO_INDEX_DIR ? S_IFDIR : S_IFREG;
 		d->count = i + 1;
 	}
 	if (!d || !d->ents || d->count < n) {

@@ -165,7 +165,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 					      (off_t)pos + 1);
 		} else {
 			struct store_attr a;
-			if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
+			if (pos >= 2 && fs_ino_is_index(e.attr.st_ino)) {
+				/* no entry (e.ino 0): the kernel looks each up (index.c) */
+			} else if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
 				fs_hidden_attr(e.attr.st_ino, &a);
 				e.ino = a.ino;
 				e.generation = 1;
