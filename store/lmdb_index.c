@@ -682,10 +682,11 @@ int lmdb_index_add(struct store_txn *txn, uint64_t table, const char *attr)
 	/* A first walk writes nothing: a refused build leaves txn as it was. */
 	if (rc == 0)
 		rc = walk_items(t, table, STORE_INDEX_BUILD_MAX, build_check, &b);
-	if (rc == 0)
-		rc = ix_get(t, &nk, &v);
+	if (rc)
+		return rc;
+	rc = ix_get(t, &nk, &v);
 	if (rc == -ENOENT)
-		rc = 0;
+		rc = 0; /* the first index of this store */
 	else if (rc == 0 && lmdb_u64_get(&v, &next))
 		rc = -EIO;
 	if (rc)
