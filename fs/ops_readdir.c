@@ -188,7 +188,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)pos + 1);
-			if (n <= size - used && pos >= 2 && !fs_ino_is_hidden(e.ino)) {
+			if (n <= size - used && pos >= 2 && e.ino != 0 &&
+			    !fs_ino_is_hidden(e.ino)) {
 				if (fs_inode_ref(&ctx->itab, e.ino, S_ISDIR(a.mode), d->ino, name,
 						 strlen(name), NULL)) {
 					rc = -ENOMEM;
