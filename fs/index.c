@@ -37,9 +37,9 @@ struct fs_ix_node {
 	uint64_t nlookup;
 	enum ix_kind kind;
 	uint64_t parent;      /* the node's parent's inode number */
-	char *name;           /* its name there */
-	uint64_t table;       /* the table's store inode */
-	char *attr;           /* IX_ATTR and below: ATTR, NUL-terminated */
+	char *name;	      /* its name there */
+	uint64_t table;	      /* the table's store inode */
+	char *attr;	      /* IX_ATTR and below: ATTR, NUL-terminated */
 	unsigned char *value; /* IX_VALUE and below: the value, vlen bytes */
 	size_t vlen;
 	char *target; /* IX_LINK: the symlink's target */
@@ -319,9 +319,9 @@ struct lister {
 	struct fs_dir *d;
 	const struct fs_ix_node *n; /* the listed node (NULL: the index directory) */
 	/* IX_VALUE: the links, as (name, item) pairs */
-	const char *want; /* a lookup: stop at the link of this name */
-	uint64_t found;   /* ... its item */
-	char *target;     /* ... its target */
+	const char *want;		/* a lookup: stop at the link of this name */
+	uint64_t found;			/* ... its item */
+	char *target;			/* ... its target */
 	char tname[STORE_NAME_MAX + 1]; /* the table's name */
 };
 

@@ -36,7 +36,7 @@ static uint64_t ck_table_of(const struct ck *c, uint64_t dir)
 	return 0;
 }
 
-/* The value of ino's "user." + attr in *v: 1 found, 0 not, or an LMDB code < 0 negated. */
+/* The value of ino's "user." + attr in *v: 1 found, 0 not, -1 LMDB failed (noted in c->err). */
 static int ck_attr(struct ck *c, uint64_t ino, const struct ck_decl *d, MDB_val *v)
 {
 	char name[5 + STORE_INDEX_ATTR_MAX + 1];
@@ -84,8 +84,10 @@ static int ck_decls(struct ck *c, struct ck_decl **out, size_t *n)
 		ti = ck_find(c, table);
 		if (ti == CK_NONE || !ck_is(&c->nodes[ti], S_IFDIR) ||
 		    c->nodes[ti].parent != STORE_ROOT_INO)
-			ck_note(c, table, "an index on user.%.*s is declared for it, but it is not "
-				"a top-level directory", (int)(k.mv_size - 11), b + 11);
+			ck_note(c, table,
+				"an index on user.%.*s is declared for it, but it is not "
+				"a top-level directory",
+				(int)(k.mv_size - 11), b + 11);
 		if (cnt == cap) {
 			cap = cap ? 2 * cap : 8;
 			nd = realloc(d, cap * sizeof(*d));
@@ -142,29 +144,35 @@ static int ck_entries(struct ck *c, const struct ck_decl *d, size_t n)
 			if (d[j].id == id)
 				dd = &d[j];
 		if (!dd) {
-			ck_note(c, 0, "meta: index entry of inode %llu in index %llu, which is not "
-				"declared", (unsigned long long)ino, (unsigned long long)id);
+			ck_note(c, 0,
+				"meta: index entry of inode %llu in index %llu, which is not "
+				"declared",
+				(unsigned long long)ino, (unsigned long long)id);
 			continue;
 		}
 		i = ck_find(c, ino);
 		if (i == CK_NONE) {
-			ck_note(c, 0, "meta: index entry (user.%s) for inode %llu, which does not exist",
+			ck_note(c, 0,
+				"meta: index entry (user.%s) for inode %llu, which does not exist",
 				dd->attr, (unsigned long long)ino);
 			continue;
 		}
 		if (!ck_is(&c->nodes[i], S_IFREG) || c->nodes[i].nlink == 0 ||
 		    ck_table_of(c, c->nodes[i].parent) != dd->table) {
-			ck_note(c, ino, "the index on user.%s of table inode %llu lists it, but it "
-				"is not a named item of that table", dd->attr,
-				(unsigned long long)dd->table);
+			ck_note(c, ino,
+				"the index on user.%s of table inode %llu lists it, but it "
+				"is not a named item of that table",
+				dd->attr, (unsigned long long)dd->table);
 			continue;
 		}
 		a = ck_attr(c, ino, dd, &xv);
 		if (a < 0)
 			break;
 		if (a == 0 || xv.mv_size != len || memcmp(xv.mv_data, val, len) != 0)
-			ck_note(c, ino, "the index on user.%s lists it under a value (%zu bytes) "
-				"its attribute does not hold", dd->attr, len);
+			ck_note(c, ino,
+				"the index on user.%s lists it under a value (%zu bytes) "
+				"its attribute does not hold",
+				dd->attr, len);
 	}
 	mdb_cursor_close(cur);
 	if (rc && rc != MDB_NOTFOUND)
@@ -199,8 +207,10 @@ static int ck_items(struct ck *c, const struct ck_decl *d, size_t n)
 				      kb};
 			rc = mdb_get(c->txn, c->st->meta, &k, &v);
 			if (rc == MDB_NOTFOUND)
-				ck_note(c, nd->ino, "its user.%s (%zu bytes) is missing from the "
-					"table's index on it", d[j].attr, xv.mv_size);
+				ck_note(c, nd->ino,
+					"its user.%s (%zu bytes) is missing from the "
+					"table's index on it",
+					d[j].attr, xv.mv_size);
 			else if (rc)
 				return ck_fail(c, rc, LMDB_DB_META);
 		}

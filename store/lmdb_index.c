@@ -165,8 +165,8 @@ static int ix_seek(struct lmdb_txn *t, MDB_cursor **c, const void *prefix, size_
 	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0 ? 0 : 1;
 }
 
-static int ix_next(struct lmdb_txn *t, MDB_cursor *c, const void *prefix, size_t plen,
-		   MDB_val *k, MDB_val *v)
+static int ix_next(struct lmdb_txn *t, MDB_cursor *c, const void *prefix, size_t plen, MDB_val *k,
+		   MDB_val *v)
 {
 	int rc = mdb_cursor_get(c, k, v, MDB_NEXT);
 
@@ -240,8 +240,7 @@ static int decls_of(struct lmdb_txn *t, uint64_t table, struct ix_decl **out, si
 }
 
 /* The id of declaration (table, attr) in *id: -ENOENT when there is none. */
-static int decl_get(struct lmdb_txn *t, uint64_t table, const char *attr, size_t alen,
-		    uint64_t *id)
+static int decl_get(struct lmdb_txn *t, uint64_t table, const char *attr, size_t alen, uint64_t *id)
 {
 	unsigned char kb[LMDB_INDEX_DECL_KEY_MAX];
 	MDB_val k = {lmdb_index_decl_key(kb, table, attr, alen), kb}, v;
@@ -410,8 +409,7 @@ int lmdb_index_item_moved(struct lmdb_txn *t, const struct store_attr *before,
 }
 
 /* Deletes the declaration (table, attr) with id, and all its entries. */
-static int decl_drop(struct lmdb_txn *t, uint64_t table, const char *attr, size_t alen,
-		     uint64_t id)
+static int decl_drop(struct lmdb_txn *t, uint64_t table, const char *attr, size_t alen, uint64_t id)
 {
 	unsigned char pre[11], kb[LMDB_INDEX_DECL_KEY_MAX];
 	MDB_val k, v;
@@ -558,8 +556,7 @@ static int move_one(struct lmdb_txn *t, void *arg, const struct store_attr *f)
  * the entries of the files below it, and drops dir's own indexes if it was
  * a table and is no longer one.
  */
-int lmdb_index_dir_moved(struct lmdb_txn *t, uint64_t dir, uint64_t old_parent,
-			 uint64_t new_parent)
+int lmdb_index_dir_moved(struct lmdb_txn *t, uint64_t dir, uint64_t old_parent, uint64_t new_parent)
 {
 	struct move_arg m = {0, 0};
 	int rc;

@@ -59,8 +59,19 @@ static void test_plain_and_escapes(void **state)
 
 static void test_other_spellings_refused(void **state)
 {
-	static const char *bad[] = {"", "a/b", "%2f", "%2", "%", "%zz", "%41", "a%",
-				    "%25%", ".", "..", "%2E.", "%#0123456789abcdef"};
+	static const char *bad[] = {"",
+				    "a/b",
+				    "%2f",
+				    "%2",
+				    "%",
+				    "%zz",
+				    "%41",
+				    "a%",
+				    "%25%",
+				    ".",
+				    "..",
+				    "%2E.",
+				    "%#0123456789abcdef"};
 	unsigned char out[64];
 	size_t n = 7;
 	bool cut = false;

@@ -172,8 +172,7 @@ static void test_build_and_changes(void **state)
 	/* removexattr drops it; the last name going drops it */
 	assert_int_equal(store_xattr_remove(t, b, "user.color"), 0);
 	assert_int_equal(store_dirent_remove(t, f->sub, "c", 1, NULL), 0);
-	assert_string_equal(dump(t, f->table, &d),
-			    fmt(want, "re:%llu,;", (unsigned long long)a));
+	assert_string_equal(dump(t, f->table, &d), fmt(want, "re:%llu,;", (unsigned long long)a));
 	assert_int_equal(store_inode_free(t, c), 0);
 	/* a move to another table leaves this one's index, and enters the other's */
 	assert_int_equal(store_index_add(t, f->other, "color"), 0);
@@ -189,9 +188,9 @@ static void test_build_and_changes(void **state)
 	assert_int_equal(store_dirent_remove(t, f->table, "sub", 3, NULL), 0);
 	assert_int_equal(store_dirent_add(t, f->other, "sub", 3, f->sub), 0);
 	assert_string_equal(dump(t, f->table, &d), "");
-	assert_string_equal(dump(t, f->other, &d),
-			    fmt(want, "green:%llu,;re:%llu,;", (unsigned long long)c,
-				(unsigned long long)a));
+	assert_string_equal(
+	    dump(t, f->other, &d),
+	    fmt(want, "green:%llu,;re:%llu,;", (unsigned long long)c, (unsigned long long)a));
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
@@ -206,7 +205,7 @@ static void test_errors(void **state)
 	memset(longv, 'x', sizeof(longv) - 1);
 	longv[sizeof(longv) - 1] = '\0';
 	a = make(t, f->table, "a", S_IFREG | 0644);
-	assert_int_equal(store_index_add(t, f->sub, "color"), -EINVAL);   /* not a table */
+	assert_int_equal(store_index_add(t, f->sub, "color"), -EINVAL); /* not a table */
 	assert_int_equal(store_index_add(t, a, "color"), -ENOTDIR);
 	assert_int_equal(store_index_add(t, 999, "color"), -ENOENT);
 	assert_int_equal(store_index_add(t, f->table, ""), -EINVAL);
@@ -283,7 +282,8 @@ static void raw_meta(struct fx *f, const char *prefix, const void *key, size_t k
 	} else {
 		assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
 		k = (MDB_val){strlen(prefix), (void *)prefix};
-		while (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size >= strlen(prefix) &&
+		while (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 &&
+		       k.mv_size >= strlen(prefix) &&
 		       memcmp(k.mv_data, prefix, strlen(prefix)) == 0) {
 			assert_int_equal(mdb_cursor_del(c, 0), 0);
 			k = (MDB_val){strlen(prefix), (void *)prefix};
