@@ -672,13 +672,14 @@ int lmdb_index_add(struct store_txn *txn, uint64_t table, const char *attr)
 		else if (rc == -ENOENT)
 			rc = 0;
 	}
+	if (rc)
+		return rc;
 	memcpy(b.name, "user.", 5);
 	memcpy(b.name + 5, attr, alen);
 	b.name[5 + alen] = '\0';
 	b.nlen = 5 + alen;
 	/* A first walk writes nothing: a refused build leaves txn as it was. */
-	if (rc == 0)
-		rc = walk_items(t, table, STORE_INDEX_BUILD_MAX, build_check, &b);
+	rc = walk_items(t, table, STORE_INDEX_BUILD_MAX, build_check, &b);
 	if (rc)
 		return rc;
 	rc = ix_get(t, &nk, &v);
