@@ -130,6 +130,11 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " reads\n",
 	       get(v, n, "stream", "records"), get(v, n, "stream", "trimmed"),
 	       get(v, n, "stream", "reads"));
+	printf("index: %" PRIu64 " lookups, %" PRIu64 " listings (%" PRIu64 " entries), %" PRIu64
+	       " declared, %" PRIu64 " dropped\n",
+	       get(v, n, "index", "lookups"), get(v, n, "index", "listings"),
+	       get(v, n, "index", "entries"), get(v, n, "index", "declared"),
+	       get(v, n, "index", "dropped"));
 }
 
 int cmd_stats(int argc, char **argv)

@@ -236,6 +236,16 @@ struct fs_stream {
 	uint64_t trimmed; /* records it trimmed */
 	uint64_t reads;	  /* reads of stream files */
 };
+/* Secondary index views (index.c): counters shown in .itemfs/stats. */
+struct fs_index_stats {
+	uint64_t lookups;  /* lookups of names in .itemfs/index */
+	uint64_t listings; /* directories of .itemfs/index listed */
+	uint64_t entries;  /* ... the entries they listed */
+	uint64_t declared; /* indexes declared (mkdir) by this mount */
+	uint64_t dropped;  /* indexes dropped (rmdir) by this mount */
+};
+#define FS_IX_BUCKETS 256u
+struct fs_ix_node;
 
 /* An open for writing that waits for the page-cache readers of its item (ops_file.c). */
 struct fs_waiting_open {
@@ -280,6 +290,8 @@ struct fs_ctx {
 	struct fs_view_stats stats;
 	struct fs_ttl ttl;
 	struct fs_stream stream;
+	struct fs_index_stats index;
+	struct fs_ix_node *ix[FS_IX_BUCKETS]; /* index view nodes the kernel holds (index.c) */
 };
 
 /* Inode numbers of the hidden .itemfs directory, its stats and its txn file. */
@@ -287,9 +299,18 @@ struct fs_ctx {
 #define FS_INO_STATS (UINT64_MAX - 2)
 #define FS_INO_TXN (UINT64_MAX - 3)
 /* ... of .itemfs/streams, and of the stream of table T: FS_INO_STREAM_BASE | T. */
-#define FS_INO_STREAMS_DIR (UINT64_MAX - 4)
+#define FS_INO_STREAMS_DIR (UINT64_MAX - 5)
 #define FS_INO_STREAM_BASE (UINT64_C(1) << 62)
 #define FS_HIDDEN_NAME ".itemfs"
+/* .itemfs/index, and the nodes below it: numbers in [BASE, BASE + 2^47) (index.c) */
+#define FS_INO_INDEX_DIR (UINT64_MAX - 4)
+#define FS_INO_INDEX_BASE (UINT64_MAX - (1ull << 48))
+
+static inline bool fs_ino_is_index(uint64_t ino)
+{
+	return ino == FS_INO_INDEX_DIR ||
+	       (ino >= FS_INO_INDEX_BASE && ino < FS_INO_INDEX_BASE + (1ull << 47));
+}
 
 static inline bool fs_ino_is_stream(uint64_t ino)
 {
@@ -299,7 +320,7 @@ static inline bool fs_ino_is_stream(uint64_t ino)
 static inline bool fs_ino_is_hidden(uint64_t ino)
 {
 	return ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STATS || ino == FS_INO_TXN ||
-	       ino == FS_INO_STREAMS_DIR || fs_ino_is_stream(ino);
+	       ino == FS_INO_STREAMS_DIR || fs_ino_is_stream(ino) || fs_ino_is_index(ino);
 }
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
@@ -355,6 +376,17 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_attr(uint64_t ino, struct store_attr *a);
 int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a);
+
+/* fs/index.c: .itemfs/index, the secondary index views (docs/dynamodb.md) */
+void fs_index_reply_dir(fuse_req_t req);
+void fs_index_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_index_getattr(fuse_req_t req, fuse_ino_t ino);
+void fs_index_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_index_readlink(fuse_req_t req, fuse_ino_t ino);
+int fs_index_declare(fuse_req_t req, fuse_ino_t parent, const char *name, bool add);
+void fs_index_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_index_forget(struct fs_ctx *ctx, uint64_t ino, uint64_t nlookup);
+void fs_index_destroy(struct fs_ctx *ctx);
 
 /* fs/log.c */
 int fs_log_set_level(const char *name);

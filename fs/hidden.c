@@ -4,8 +4,8 @@
  * `stats`: the read cache's and the consistency machinery's counters as
  * "name value" lines (docs/consistency.md; `itemfs stats` formats them);
  * `txn`, where a manifest of a multi-item transaction is written
- * (txn.c; docs/dynamodb.md); and `streams/`, one change stream per table
- * (stream.c).
+ * (txn.c; docs/dynamodb.md); `streams/`, one change stream per table
+ * (stream.c); and `index`, the secondary index views (index.c).
  * Its inode numbers are above any the store hands out. The name is
  * reserved: no table can be called .itemfs.
  */
@@ -28,8 +28,11 @@ void fs_hidden_attr(uint64_t ino, struct store_attr *a)
 	a->uid = (uint32_t)getuid();
 	a->gid = (uint32_t)getgid();
 	a->atime = a->mtime = a->ctime = born;
-	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR || ino == FS_INO_INDEX_DIR) {
 		a->mode = S_IFDIR | 0555;
+		a->nlink = 2;
+	} else if (fs_ino_is_index(ino)) {
+		a->mode = S_IFDIR | 0755; /* access(2) of a view below index (index.c) */
 		a->nlink = 2;
 	} else {
 		a->mode = S_IFREG | (ino == FS_INO_TXN ? 0666 : 0444);
@@ -68,6 +71,10 @@ bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_hidden_entry(req, FS_INO_HIDDEN_DIR);
 		return true;
 	}
+	if (fs_ino_is_index(parent)) {
+		fs_index_lookup(req, parent, name);
+		return true;
+	}
 	if (parent == FS_INO_HIDDEN_DIR) {
 		if (strcmp(name, "stats") == 0)
 			reply_hidden_entry(req, FS_INO_STATS);
@@ -75,6 +82,8 @@ bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			reply_hidden_entry(req, FS_INO_TXN);
 		else if (strcmp(name, "streams") == 0)
 			reply_hidden_entry(req, FS_INO_STREAMS_DIR);
+		else if (strcmp(name, "index") == 0)
+			fs_index_reply_dir(req); /* timeouts 0: tables come and go */
 		else
 			fuse_reply_err(req, ENOENT);
 		return true;
@@ -92,6 +101,10 @@ void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino)
 	struct stat st;
 	int rc = fs_hidden_attr_get(fs_ctx_of(req), ino, &a);
 
+	if (fs_ino_is_index(ino)) {
+		fs_index_getattr(req, ino);
+		return;
+	}
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -105,7 +118,7 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_stats_file *s;
 	int rc;
 
-	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR) {
+	if (ino == FS_INO_HIDDEN_DIR || ino == FS_INO_STREAMS_DIR || fs_ino_is_index(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
@@ -149,6 +162,10 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fs_stream_opendir(req, fi);
 		return;
 	}
+	if (fs_ino_is_index(ino)) {
+		fs_index_opendir(req, ino, fi);
+		return;
+	}
 	if (ino != FS_INO_HIDDEN_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -157,7 +174,8 @@ void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		const char *name;
 		uint64_t ino;
 		uint32_t mode;
-	} names[] = {{"stats", FS_INO_STATS, S_IFREG},
+	} names[] = {{"index", FS_INO_INDEX_DIR, S_IFDIR},
+		     {"stats", FS_INO_STATS, S_IFREG},
 		     {"streams", FS_INO_STREAMS_DIR, S_IFDIR},
 		     {"txn", FS_INO_TXN, S_IFREG}};
 	const size_t n = sizeof(names) / sizeof(names[0]);

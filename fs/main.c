@@ -345,6 +345,7 @@ static int cmd_mount(int argc, char **argv)
 	store_close(ctx.store);
 	fs_itab_destroy(&ctx.itab);
 	fs_ttl_destroy(&ctx);
+	fs_index_destroy(&ctx);
 	fs_log(LOG_NOTICE, "unmounted %s", ctx.opts.mountpoint);
 	fs_options_free(&ctx.opts);
 	return rc ? 1 : 0;

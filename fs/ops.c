@@ -36,6 +36,8 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 	if (in)
 		fs_inode_put(ctx, in, nlookup);
+	else if (fs_ino_is_index(ino))
+		fs_index_forget(ctx, ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -47,6 +49,8 @@ void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f
 		struct fs_inode *in = fs_inode_find(&ctx->itab, forgets[i].ino);
 		if (in)
 			fs_inode_put(ctx, in, forgets[i].nlookup);
+		else if (fs_ino_is_index(forgets[i].ino))
+			fs_index_forget(ctx, forgets[i].ino, forgets[i].nlookup);
 	}
 	fuse_reply_none(req);
 }

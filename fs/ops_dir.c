@@ -142,6 +142,10 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	if (fs_ino_is_index(parent)) { /* declares an index (index.c) */
+		fs_index_mkdir(req, parent, name);
+		return;
+	}
 	make_and_reply(req, parent, name, S_IFDIR | (mode & 07777), NULL);
 }
 
@@ -276,6 +280,10 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (fs_ino_is_index(parent)) { /* drops an index (index.c) */
+		fuse_reply_err(req, -fs_index_declare(req, parent, name, false));
+		return;
+	}
 	fuse_reply_err(req, -do_remove(fs_ctx_of(req), parent, name, true));
 }
 
@@ -495,8 +503,13 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct store_txn *txn;
 	struct store_buf buf = {NULL, 0};
 	char *target;
-	int rc = fs_txn_read(ctx, &txn);
+	int rc;
 
+	if (fs_ino_is_index(ino)) {
+		fs_index_readlink(req, ino);
+		return;
+	}
+	rc = fs_txn_read(ctx, &txn);
 	if (rc == 0) {
 		rc = store_data_get(txn, ino, &buf);
 		fs_txn_read_end(ctx, txn);

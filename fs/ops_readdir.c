@@ -165,7 +165,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 					      (off_t)pos + 1);
 		} else {
 			struct store_attr a;
-			if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
+			if (pos >= 2 && fs_ino_is_index(e.attr.st_ino)) {
+				/* no entry (e.ino 0): the kernel looks each up (index.c) */
+			} else if (pos >= 2 && fs_ino_is_hidden(e.attr.st_ino)) {
 				if (fs_hidden_attr_get(ctx, e.attr.st_ino, &a) != 0)
 					continue; /* a table removed since opendir */
 				e.ino = a.ino;
@@ -187,7 +189,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)pos + 1);
-			if (n <= size - used && pos >= 2 && !fs_ino_is_hidden(e.ino)) {
+			if (n <= size - used && pos >= 2 && e.ino != 0 &&
+			    !fs_ino_is_hidden(e.ino)) {
 				if (fs_inode_ref(&ctx->itab, e.ino, S_ISDIR(a.mode), d->ino, name,
 						 strlen(name), NULL)) {
 					rc = -ENOMEM;

@@ -724,6 +724,11 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "stream.", "records", ctx->stream.records);
 	stat_line(f, "stream.", "trimmed", ctx->stream.trimmed);
 	stat_line(f, "stream.", "reads", ctx->stream.reads);
+	stat_line(f, "index.", "lookups", ctx->index.lookups);
+	stat_line(f, "index.", "listings", ctx->index.listings);
+	stat_line(f, "index.", "entries", ctx->index.entries);
+	stat_line(f, "index.", "declared", ctx->index.declared);
+	stat_line(f, "index.", "dropped", ctx->index.dropped);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	return 0;

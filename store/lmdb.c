@@ -134,6 +134,16 @@ static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
 	return rc ? rc : lmdb_inode_decode(st, ino, &v, out);
 }
 
+int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino)
+{
+	return txn_fail(t, rc, op, dbi, ino);
+}
+
+int lmdb_inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
+{
+	return inode_read(t, ino, out);
+}
+
 static int inode_write(struct lmdb_txn *t, const struct store_attr *a)
 {
 	unsigned char rec[LMDB_INODE_REC_LEN];
@@ -487,6 +497,20 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	}
 	if (rc && rc != -ENOENT)
 		return rc;
+	if (S_ISDIR(a.mode)) {
+		rc = lmdb_index_drop_table(t, ino); /* none unless it is a table */
+		if (rc)
+			return rc;
+	} else {
+		/* its entries went with its last name; this only mends what that missed */
+		struct store_attr named = a, gone = a;
+
+		named.nlink = 1;
+		gone.nlink = 0;
+		rc = lmdb_index_item_moved(t, &named, &gone);
+		if (rc)
+			return rc;
+	}
 	if (S_ISREG(a.mode) && a.xattr_bytes) {
 		uint64_t when;
 
@@ -647,7 +671,7 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	unsigned char val[LMDB_DIRENT_VAL_LEN];
-	struct store_attr p, c;
+	struct store_attr p, c, before;
 	struct lmdb_key k;
 	uint32_t keylen;
 	MDB_val v;
@@ -675,6 +699,7 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 	rc = db_put(t, st->dirent, &k.val, &v, MDB_NOOVERWRITE, parent);
 	if (rc)
 		return rc;
+	before = c;
 	c.keylen = keylen;
 	c.parent = parent;
 	if (S_ISDIR(c.mode)) {
@@ -686,6 +711,11 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 		c.nlink++;
 	}
 	rc = inode_write(t, &c);
+	/* the table it is in may have changed: the indexes follow */
+	if (!rc && S_ISDIR(c.mode))
+		rc = lmdb_index_dir_moved(t, ino, before.parent, parent);
+	else if (!rc)
+		rc = lmdb_index_item_moved(t, &before, &c);
 	return rc ? rc : change_entry(t, parent, name, len, ino);
 }
 
@@ -732,9 +762,13 @@ static int op_dirent_remove(struct store_txn *txn, uint64_t parent, const char *
 			p.nlink--;
 		rc = inode_write(t, &p);
 	} else if (!rc && !dangling) {
+		struct store_attr before = c;
+
 		if (c.nlink > 0)
 			c.nlink--;
 		rc = inode_write(t, &c);
+		if (!rc) /* its last name: out of the indexes */
+			rc = lmdb_index_item_moved(t, &before, &c);
 	}
 	if (!rc)
 		rc = change_entry(t, parent, name, len, child);
@@ -903,7 +937,10 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	size_t nlen = strlen(name);
-	uint64_t old_when = 0, new_when = 0;
+	uint64_t old_when = 0, new_when = 0, ixid;
+	unsigned char old[STORE_INDEX_VALUE_MAX];
+	size_t oldlen = 0;
+	bool had_old;
 	struct store_attr a;
 	struct lmdb_key k;
 	uint64_t bytes;
@@ -929,9 +966,21 @@ static int op_xattr_set(struct store_txn *txn, uint64_t ino, const char *name, c
 	bytes = (uint64_t)a.xattr_bytes - (rc == 0 ? nlen + v.mv_size : 0) + nlen + size;
 	if (!store_item_fits(a.keylen, a.size, bytes))
 		return -E2BIG;
+	had_old = rc == 0;
+	rc = lmdb_index_xattr_check(t, &a, name, size, false, &ixid);
+	if (rc)
+		return rc;
+	if (ixid && had_old && v.mv_size <= sizeof(old)) {
+		oldlen = v.mv_size; /* v is not valid past the put */
+		memcpy(old, v.mv_data, oldlen);
+	} else {
+		had_old = false;
+	}
 
 	v = (MDB_val){size, size > 0 ? (void *)value : (void *)""};
 	rc = db_put(t, st->xattr, &k.val, &v, 0, ino);
+	if (!rc)
+		rc = lmdb_index_xattr_changed(t, ixid, ino, old, oldlen, had_old, value, size, true);
 	if (!rc && old_when != new_when)
 		rc = expiry_index(t, old_when, ino, false);
 	if (!rc && old_when != new_when)
@@ -983,8 +1032,9 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 {
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 	const struct lmdb_store *st = lmdb_txn_store(t);
-	size_t nlen = strlen(name);
-	uint64_t old_when = 0;
+	size_t nlen = strlen(name), vlen;
+	uint64_t old_when = 0, ixid;
+	unsigned char old[STORE_INDEX_VALUE_MAX];
 	struct store_attr a;
 	struct lmdb_key k;
 	MDB_val v;
@@ -1000,7 +1050,14 @@ static int op_xattr_remove(struct store_txn *txn, uint64_t ino, const char *name
 	if (is_expires(name) && store_expires_parse(v.mv_data, v.mv_size, &old_when))
 		old_when = 0;
 	a.xattr_bytes -= (uint32_t)(nlen + v.mv_size);
-	rc = db_del(t, st->xattr, &k.val, ino);
+	vlen = v.mv_size;
+	if (vlen <= sizeof(old))
+		memcpy(old, v.mv_data, vlen); /* v is not valid past the delete */
+	rc = lmdb_index_xattr_check(t, &a, name, 0, true, &ixid);
+	if (!rc)
+		rc = db_del(t, st->xattr, &k.val, ino);
+	if (!rc)
+		rc = lmdb_index_xattr_changed(t, ixid, ino, old, vlen, true, NULL, 0, false);
 	if (!rc)
 		rc = expiry_index(t, old_when, ino, false);
 	if (!rc)
@@ -1027,11 +1084,6 @@ int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
 int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c)
 {
 	return cursor_open(t, dbi, c);
-}
-
-int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino)
-{
-	return txn_fail(t, rc, op, dbi, ino);
 }
 
 const struct store_ops lmdb_ops = {
@@ -1070,4 +1122,9 @@ const struct store_ops lmdb_ops = {
     .origin = lmdb_origin,
     .change_last = op_change_last,
     .changes = op_changes,
+    .index_add = lmdb_index_add,
+    .index_drop = lmdb_index_drop,
+    .index_list = lmdb_index_list,
+    .index_values = lmdb_index_values,
+    .index_items = lmdb_index_items,
 };

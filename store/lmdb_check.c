@@ -653,6 +653,7 @@ int lmdb_check(struct store *s, const struct store_check_ops *cb, void *arg,
 		return rc;
 	c.txn = lmdb_txn_of(txn)->mtxn;
 	if (!walk_inodes(&c) && !check_expiry_index(&c) && !check_streams(&c) &&
+	    !ck_check_index(&c) &&
 	    !ck_walk_entries(&c)) {
 		ck_check_counts(&c);
 		ck_check_reach(&c);

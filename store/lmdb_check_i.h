@@ -1,10 +1,11 @@
 /*
- * lmdb_check_i.h - what the two files of the LMDB store checker share:
+ * lmdb_check_i.h - what the files of the LMDB store checker share:
  *   lmdb_check.c       the driver, problems, and walk 1 over the records
  *                      (meta, inodes, data, xattrs);
  *   lmdb_check_tree.c  the directory entries and the tree: walks 2 and 3,
- *                      link counts, reachability from the root, paths.
- * Names here begin with ck_ / CK_ and never leave these two files.
+ *                      link counts, reachability from the root, paths;
+ *   lmdb_check_index.c the secondary indexes against the items.
+ * Names here begin with ck_ / CK_ and never leave these files.
  */
 #ifndef ITEMFS_LMDB_CHECK_I_H
 #define ITEMFS_LMDB_CHECK_I_H
@@ -120,6 +121,9 @@ void ck_note_at(struct ck *c, uint64_t ino, uint64_t dir, const void *name, size
 int ck_fail(struct ck *c, int rc, const char *db);
 /* The node of inode ino, or CK_NONE. */
 uint32_t ck_find(const struct ck *c, uint64_t ino);
+
+/* lmdb_check_index.c: the secondary indexes against the items. Returns c->err. */
+int ck_check_index(struct ck *c);
 
 /* lmdb_check_tree.c */
 

@@ -47,6 +47,19 @@
 #define LMDB_META_EXPIRES_LEN 7u
 #define LMDB_META_EXPIRES_KEY_LEN 23u
 
+/*
+ * Secondary indexes (store.h, "Secondary indexes"; lmdb_index.c):
+ *   "ixd" + u64 BE table + attr     -> u64 LE id     a declaration
+ *   "ixe" + u64 BE id + value (each NUL as 00 01) + 00 00 + u64 BE ino -> empty
+ *                                                    an entry
+ *   "ix_next"                       -> u64 LE        the next id (from 1)
+ */
+#define LMDB_META_INDEX_DECL "ixd"
+#define LMDB_META_INDEX_ENTRY "ixe"
+#define LMDB_META_INDEX_NEXT "ix_next"
+#define LMDB_INDEX_DECL_KEY_MAX (3u + 8u + STORE_INDEX_ATTR_MAX)
+#define LMDB_INDEX_ENTRY_KEY_MAX (3u + 8u + 2u * STORE_INDEX_VALUE_MAX + 2u + 8u)
+
 /* A meta database key. LMDB never writes through a key it is given. */
 static inline MDB_val lmdb_meta_key(const char *name)
 {
@@ -310,6 +323,35 @@ void lmdb_stream_head_encode(const struct store_stream_head *h,
 			     unsigned char v[LMDB_STREAM_HEAD_VAL_LEN]);
 int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out);
 int lmdb_stream_rec_decode(const MDB_val *v, uint64_t *time_ns, uint64_t *seq, size_t *len);
+/* lmdb.c, for lmdb_index.c */
+int lmdb_inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out);
+
+/* lmdb_index.c: the hooks lmdb.c calls, and the operations */
+size_t lmdb_index_decl_key(unsigned char buf[LMDB_INDEX_DECL_KEY_MAX], uint64_t table,
+			   const char *attr, size_t alen);
+size_t lmdb_index_entry_key(unsigned char buf[LMDB_INDEX_ENTRY_KEY_MAX], uint64_t id,
+			    const void *value, size_t len, uint64_t ino, bool with_ino);
+bool lmdb_index_entry_parse(const MDB_val *k, uint64_t *id, unsigned char *value, size_t *len,
+			    uint64_t *ino);
+int lmdb_index_any(struct lmdb_txn *t);
+int lmdb_index_table_of(struct lmdb_txn *t, uint64_t dir, uint64_t *table);
+int lmdb_index_xattr_check(struct lmdb_txn *t, const struct store_attr *a, const char *name,
+			   size_t size, bool removing, uint64_t *id);
+int lmdb_index_xattr_changed(struct lmdb_txn *t, uint64_t id, uint64_t ino, const void *old,
+			     size_t oldlen, bool had_old, const void *value, size_t len,
+			     bool has_new);
+int lmdb_index_item_moved(struct lmdb_txn *t, const struct store_attr *before,
+			  const struct store_attr *after);
+int lmdb_index_dir_moved(struct lmdb_txn *t, uint64_t dir, uint64_t old_parent,
+			 uint64_t new_parent);
+int lmdb_index_drop_table(struct lmdb_txn *t, uint64_t table);
+int lmdb_index_add(struct store_txn *txn, uint64_t table, const char *attr);
+int lmdb_index_drop(struct store_txn *txn, uint64_t table, const char *attr);
+int lmdb_index_list(struct store_txn *txn, uint64_t table, store_index_fn fn, void *arg);
+int lmdb_index_values(struct store_txn *txn, uint64_t table, const char *attr, const void *from,
+		      size_t fromlen, store_index_value_fn fn, void *arg);
+int lmdb_index_items(struct store_txn *txn, uint64_t table, const char *attr, const void *value,
+		     size_t len, store_index_item_fn fn, void *arg);
 
 /* lmdb_check.c */
 int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,

@@ -324,3 +324,34 @@ int store_in_use(const char *path)
 		return -EINVAL;
 	return store_lmdb_in_use(path);
 }
+
+int store_index_add(struct store_txn *txn, uint64_t table, const char *attr)
+{
+	return txn->st->ops->index_add(txn, table, attr);
+}
+
+int store_index_drop(struct store_txn *txn, uint64_t table, const char *attr)
+{
+	return txn->st->ops->index_drop(txn, table, attr);
+}
+
+int store_index_list(struct store_txn *txn, uint64_t table, store_index_fn fn, void *arg)
+{
+	return fn ? txn->st->ops->index_list(txn, table, fn, arg) : -EINVAL;
+}
+
+int store_index_values(struct store_txn *txn, uint64_t table, const char *attr, const void *from,
+		       size_t fromlen, store_index_value_fn fn, void *arg)
+{
+	if (!fn || (fromlen && !from))
+		return -EINVAL;
+	return txn->st->ops->index_values(txn, table, attr, from, fromlen, fn, arg);
+}
+
+int store_index_items(struct store_txn *txn, uint64_t table, const char *attr, const void *value,
+		      size_t len, store_index_item_fn fn, void *arg)
+{
+	if (!fn || (len && !value))
+		return -EINVAL;
+	return txn->st->ops->index_items(txn, table, attr, value, len, fn, arg);
+}

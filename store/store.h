@@ -185,6 +185,17 @@ struct store_ops {
 	/* fn is a store_change_fn (declared with the change log, below) */
 	int (*changes)(struct store_txn *txn, uint64_t after,
 		       int (*fn)(void *arg, const struct store_change *c), void *arg);
+	/* the function-pointer types are declared with the indexes, below */
+	int (*index_add)(struct store_txn *txn, uint64_t table, const char *attr);
+	int (*index_drop)(struct store_txn *txn, uint64_t table, const char *attr);
+	int (*index_list)(struct store_txn *txn, uint64_t table,
+			  int (*fn)(void *arg, const char *attr, size_t len), void *arg);
+	int (*index_values)(struct store_txn *txn, uint64_t table, const char *attr,
+			    const void *from, size_t fromlen,
+			    int (*fn)(void *arg, const void *value, size_t len), void *arg);
+	int (*index_items)(struct store_txn *txn, uint64_t table, const char *attr,
+			   const void *value, size_t len, int (*fn)(void *arg, uint64_t ino),
+			   void *arg);
 };
 
 /* Every backend's struct store begins with this. */
@@ -345,6 +356,54 @@ int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, u
 		      unsigned max_records, unsigned *dropped, struct store_stream_head *out);
 int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *buf, size_t size,
 		      size_t *len);
+
+/*
+ * Secondary indexes (docs/dynamodb.md, "Secondary indexes"). A table (a
+ * directory whose parent is the root) may declare indexes, each on one
+ * attribute name ATTR (the xattr "user.ATTR"). Index (TABLE, ATTR) holds
+ * one entry (value, ino) for each regular file ino that has a name, whose
+ * parent pointer (store_attr.parent) lies in TABLE's subtree, and whose
+ * "user.ATTR" holds value, of at most STORE_INDEX_VALUE_MAX bytes. The
+ * store keeps that true in the same transaction as every change:
+ * xattr_set, xattr_remove, dirent_add, dirent_remove (an item that loses
+ * its last name, or moves to another table, alone or with its directory),
+ * inode_free; a table that is freed or stops being a table drops its
+ * indexes. Item names are not kept: the caller finds them.
+ *
+ * store_xattr_set() of an indexed attribute with a value longer than
+ * STORE_INDEX_VALUE_MAX: -E2BIG, nothing changes. An item that arrives
+ * in a table (by rename) with such a value is left out of that index.
+ *
+ * store_index_add: declares (table, attr) and indexes the table's items,
+ * in txn. Errors: -ENOENT (no such table), -ENOTDIR, -EINVAL (table is not
+ * a top-level directory; attr empty, longer than STORE_INDEX_ATTR_MAX, or
+ * beginning with "itemfs."), -EEXIST, -E2BIG (an item's value is longer
+ * than STORE_INDEX_VALUE_MAX), -EFBIG (more than STORE_INDEX_BUILD_MAX items
+ * with attributes in the table); on these nothing changes.
+ * store_index_drop: drops (table, attr) and its entries. -ENOENT, -EINVAL.
+ * store_index_list: fn for each attr declared on table (attr not
+ * NUL-terminated, valid only during the call), in byte order.
+ * store_index_values: fn for each distinct value >= from (byte order; a
+ * value before the values it is a prefix of) of (table, attr), once each;
+ * -ENOENT when (table, attr) is not declared.
+ * store_index_items: fn for each inode with value, by inode number;
+ * -ENOENT when not declared.
+ * Each fn returns 0 to continue; anything else stops the walk and is
+ * returned. fn must not change the store.
+ */
+#define STORE_INDEX_VALUE_MAX 240u
+#define STORE_INDEX_ATTR_MAX (STORE_NAME_MAX - 5u) /* "user." + ATTR */
+#define STORE_INDEX_BUILD_MAX 100000u
+typedef int (*store_index_fn)(void *arg, const char *attr, size_t len);
+typedef int (*store_index_value_fn)(void *arg, const void *value, size_t len);
+typedef int (*store_index_item_fn)(void *arg, uint64_t ino);
+int store_index_add(struct store_txn *txn, uint64_t table, const char *attr);
+int store_index_drop(struct store_txn *txn, uint64_t table, const char *attr);
+int store_index_list(struct store_txn *txn, uint64_t table, store_index_fn fn, void *arg);
+int store_index_values(struct store_txn *txn, uint64_t table, const char *attr, const void *from,
+		       size_t fromlen, store_index_value_fn fn, void *arg);
+int store_index_items(struct store_txn *txn, uint64_t table, const char *attr, const void *value,
+		      size_t len, store_index_item_fn fn, void *arg);
 
 /* Looks up name in directory parent. Errors: -ENOENT, -ENAMETOOLONG. */
 int store_dirent_get(struct store_txn *txn, uint64_t parent, const char *name, size_t len,
