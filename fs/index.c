@@ -303,16 +303,6 @@ static int dir_add(struct fs_dir *d, uint64_t ino, uint32_t mode, const char *na
 	return 0;
 }
 
-static void dir_free(struct fs_dir *d)
-{
-	if (!d)
-		return;
-	for (size_t i = 0; i < d->count; i++)
-		free(d->ents[i].name);
-	free(d->ents);
-	free(d);
-}
-
 struct lister {
 	struct fs_ctx *ctx;
 	struct store_txn *txn;
@@ -467,7 +457,7 @@ void fs_index_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == -ENOENT && ino != FS_INO_INDEX_DIR)
 		rc = -ESTALE; /* dropped (or the table removed) since its lookup */
 	if (rc) {
-		dir_free(l.d);
+		fs_dir_free(l.d);
 		fuse_reply_err(req, -rc);
 		return;
 	}

@@ -74,10 +74,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	wpid=$!
 	BG_PIDS+=("$wpid")
 	sleep "0.$((2 + RANDOM % 8))"
-	kill -9 "$ITEMFS_PID"
-	wait "$ITEMFS_PID" 2>/dev/null || true
-	ITEMFS_PID=
-	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+	kill_itemfs
 	wait "$wpid" 2>/dev/null || true
 	out=$("$ITEMFS" check "$STORE" 2>&1) || fail "round $r (seed $SEED): itemfs check: $out"
 	case "$out" in

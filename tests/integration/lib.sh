@@ -320,6 +320,14 @@ stop_itemfs() {
 	[ "$rc" -eq 0 ] || fail "itemfs exited with status $rc after unmount; log: $(cat "$LOG")"
 }
 
+# kill_itemfs: kill -9 of the daemon (a crash), and the dead mount's lazy unmount.
+kill_itemfs() {
+	kill -9 "$ITEMFS_PID"
+	wait "$ITEMFS_PID" 2>/dev/null || true
+	ITEMFS_PID=
+	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+}
+
 # restart_itemfs [OPTS...]: stop_itemfs, then start_itemfs OPTS.
 restart_itemfs() {
 	stop_itemfs

@@ -64,10 +64,7 @@ printf kept >"$MNT/t/k"
 sync "$MNT/t/k" || fail "sync (fsync) of $MNT/t/k failed"
 printf lost >"$MNT/t/l"
 mv "$MNT/t/k" "$MNT/t/k2"
-kill -9 "$ITEMFS_PID"
-wait "$ITEMFS_PID" 2>/dev/null || true
-ITEMFS_PID=
-fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+kill_itemfs
 assert_eq kept "$(committed k)" "the fsynced item after kill -9"
 assert_eq "<absent>" "$(committed l)" "an item of the lost batch"
 assert_eq "<absent>" "$(committed k2)" "the rename of the lost batch"

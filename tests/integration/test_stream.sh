@@ -246,11 +246,8 @@ for round in $(seq 1 "$rounds"); do
 	) &
 	W=$!
 	sleep "1.$((RANDOM % 9))"
-	kill -9 "$ITEMFS_PID"
-	wait "$ITEMFS_PID" 2>/dev/null || true
-	ITEMFS_PID=
+	kill_itemfs
 	wait "$W" 2>/dev/null || true
-	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
 	check_clean "after kill -9 number $round"
 	start_itemfs -o commit_interval=0.2
 	# replaying the stream gives exactly the items present

@@ -244,10 +244,7 @@ before=$(inodes)
 before_second "$t0" "stopping the daemon"
 kill -STOP "$ITEMFS_PID" # k0 expires with nobody to reap it
 until_second "$t0"
-kill -9 "$ITEMFS_PID"
-wait "$ITEMFS_PID" 2>/dev/null || true
-ITEMFS_PID=
-fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+kill_itemfs
 check_clean "check after kill -9"
 assert_eq "$before" "$(inodes)" "inodes after kill -9: k0 still pending"
 until_second "$t"

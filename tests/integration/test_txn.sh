@@ -203,10 +203,7 @@ start_itemfs -o allow_other,commit_interval=30
 printf d1 >"$MNT/users/.d"
 commit
 txn "mv users/.d users/durable"
-kill -9 "$ITEMFS_PID"
-wait "$ITEMFS_PID" 2>/dev/null || true
-ITEMFS_PID=
-fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
+kill_itemfs
 start_itemfs -o allow_other
 assert_eq d1 "$(cat "$MNT/users/durable")" "the item a transaction put, after kill -9"
 assert_absent "$MNT/users/.d"
@@ -297,11 +294,8 @@ for round in 1 2 3; do
 	) &
 	W=$!
 	sleep "1.$((RANDOM % 9))"
-	kill -9 "$ITEMFS_PID"
-	wait "$ITEMFS_PID" 2>/dev/null || true
-	ITEMFS_PID=
+	kill_itemfs
 	wait "$W" 2>/dev/null || true
-	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT"
 	"$ITEMFS" check "$STORE" | grep -q ': clean$' || fail "check after kill -9: $("$ITEMFS" check "$STORE")"
 	start_itemfs -o allow_other
 	sum=0
