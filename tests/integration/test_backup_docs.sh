@@ -279,7 +279,7 @@ same_tree "$MNT" "$REF" "tar of the snapshot against the live mount"
 doc_sh "tar -tf /var/backups/itemfs/main-2026-11-21.tar >/dev/null"
 
 step "doc: rsync of a snapshot mount, equal to the live mount; it follows changes"
-doc_sh "rsync -aHAX --delete /mnt/itemfs-snap/ /var/backups/itemfs/main.mirror/"
+doc_sh "rsync -aHAX --modify-window=-1 --delete /mnt/itemfs-snap/ /var/backups/itemfs/main.mirror/"
 MIRROR=$T/var/backups/itemfs/main.mirror
 same_tree "$MNT" "$MIRROR" "rsync mirror against the live mount"
 rm -rf "$MNT/t0/d000"
@@ -290,7 +290,7 @@ echo new >"$MNT/t0/new/item"
 # creates with the time of the copy when the source's mtime is in the current
 # second (disk to disk too): let the changes' second pass first.
 sleep 1.1
-doc_sh "rsync -aHAX --delete /mnt/itemfs-snap/ /var/backups/itemfs/main.mirror/"
+doc_sh "rsync -aHAX --modify-window=-1 --delete /mnt/itemfs-snap/ /var/backups/itemfs/main.mirror/"
 same_tree "$MNT" "$MIRROR" "rsync mirror after changes"
 assert_absent "$MIRROR/t0/d000"
 
@@ -310,7 +310,7 @@ assert_absent "$MNT/users.old"
 
 step "doc: restore the table users from the mirror"
 damage_users
-doc_sh "rsync -aHAX --inplace --delete /var/backups/itemfs/main.mirror/users/ /mnt/itemfs/users/"
+doc_sh "rsync -aHAX --modify-window=-1 --inplace --delete /var/backups/itemfs/main.mirror/users/ /mnt/itemfs/users/"
 same_tree "$REF/users" "$MNT/users" "users restored from the mirror"
 
 step "doc: what itemfs restore refuses (exact messages)"
