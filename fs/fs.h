@@ -376,6 +376,7 @@ void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_hidden_attr(uint64_t ino, struct store_attr *a);
 int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a);
+int fs_hidden_reply_entry(fuse_req_t req, const struct store_attr *a, double timeout);
 
 /* fs/index.c: .itemfs/index, the secondary index views (docs/dynamodb.md) */
 void fs_index_reply_dir(fuse_req_t req);

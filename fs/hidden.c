@@ -49,19 +49,31 @@ int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a)
 	return 0;
 }
 
-static void reply_hidden_entry(fuse_req_t req, uint64_t ino)
+/*
+ * Replies to a lookup of a hidden name with a's entry, cached by the
+ * kernel for timeout seconds (0 for what other mounts change: the streams,
+ * the index views). Returns what fuse_reply_entry() did: 0 when the
+ * kernel took the reference.
+ */
+int fs_hidden_reply_entry(fuse_req_t req, const struct store_attr *a, double timeout)
 {
 	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = a->ino;
+	e.generation = 1;
+	e.attr_timeout = timeout;
+	e.entry_timeout = timeout;
+	fs_attr_to_stat(a, &e.attr);
+	return fuse_reply_entry(req, &e);
+}
+
+static void reply_hidden_entry(fuse_req_t req, uint64_t ino)
+{
 	struct store_attr a;
 
 	fs_hidden_attr(ino, &a);
-	memset(&e, 0, sizeof(e));
-	e.ino = ino;
-	e.generation = 1;
-	e.attr_timeout = 3600;
-	e.entry_timeout = 3600;
-	fs_attr_to_stat(&a, &e.attr);
-	fuse_reply_entry(req, &e);
+	fs_hidden_reply_entry(req, &a, 3600);
 }
 
 /* Answers a lookup of the hidden names; false when name is not one. */

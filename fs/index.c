@@ -126,29 +126,19 @@ static void ix_attr(const struct fs_ix_node *n, uint64_t ino, struct store_attr 
 /* Replies to a lookup with node n (taking one more kernel reference). */
 static void ix_reply_entry(fuse_req_t req, struct fs_ix_node *n)
 {
-	struct fuse_entry_param e;
 	struct store_attr a;
 
 	ix_attr(n, n->ino, &a);
-	memset(&e, 0, sizeof(e));
-	e.ino = n->ino;
-	e.generation = 1;
-	fs_attr_to_stat(&a, &e.attr); /* timeouts 0: read again at every use */
-	if (fuse_reply_entry(req, &e) == 0)
+	if (fs_hidden_reply_entry(req, &a, 0) == 0) /* timeouts 0: read again at every use */
 		n->nlookup++;
 }
 
 void fs_index_reply_dir(fuse_req_t req)
 {
-	struct fuse_entry_param e;
 	struct store_attr a;
 
 	fs_hidden_attr(FS_INO_INDEX_DIR, &a);
-	memset(&e, 0, sizeof(e));
-	e.ino = FS_INO_INDEX_DIR;
-	e.generation = 1;
-	fs_attr_to_stat(&a, &e.attr);
-	fuse_reply_entry(req, &e);
+	fs_hidden_reply_entry(req, &a, 0);
 }
 
 /*

@@ -424,20 +424,6 @@ int fs_stream_attr(struct fs_ctx *ctx, uint64_t ino, struct store_attr *out)
 	return 0;
 }
 
-static void reply_stream_entry(fuse_req_t req, const struct store_attr *a)
-{
-	struct fuse_entry_param e;
-
-	memset(&e, 0, sizeof(e));
-	e.ino = a->ino;
-	e.generation = 1;
-	/* Never cached: tail -f polls the size, and other mounts append. */
-	e.attr_timeout = 0;
-	e.entry_timeout = 0;
-	fs_attr_to_stat(a, &e.attr);
-	fuse_reply_entry(req, &e);
-}
-
 void fs_stream_lookup(fuse_req_t req, const char *name)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
@@ -456,7 +442,7 @@ void fs_stream_lookup(fuse_req_t req, const char *name)
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		reply_stream_entry(req, &a);
+		fs_hidden_reply_entry(req, &a, 0); /* tail -f polls the size; others append */
 }
 
 void fs_stream_opendir(fuse_req_t req, struct fuse_file_info *fi)

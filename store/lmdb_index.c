@@ -618,38 +618,40 @@ struct build_arg {
 	size_t nlen;
 };
 
-static int build_one(struct lmdb_txn *t, void *arg, const struct store_attr *f)
+/*
+ * Item f's value of the indexed attribute into *v: 0, 1 when it has none,
+ * -E2BIG when it is too long to index, or an errno.
+ */
+static int build_value(struct lmdb_txn *t, const struct build_arg *b, const struct store_attr *f,
+		       MDB_val *v)
 {
-	const struct build_arg *b = arg;
 	struct lmdb_key xk;
-	MDB_val v;
 	int rc;
 
 	lmdb_key_set(&xk, f->ino, b->name, b->nlen);
-	rc = mdb_get(t->mtxn, lmdb_txn_store(t)->xattr, &xk.val, &v);
+	rc = mdb_get(t->mtxn, lmdb_txn_store(t)->xattr, &xk.val, v);
 	if (rc == MDB_NOTFOUND)
-		return 0;
+		return 1;
 	if (rc)
 		return lmdb_txn_fail(t, rc, "mdb_get (index)", lmdb_txn_store(t)->xattr, f->ino);
-	if (v.mv_size > STORE_INDEX_VALUE_MAX)
-		return -E2BIG;
-	return entry_set(t, b->id, v.mv_data, v.mv_size, f->ino, true);
+	return v->mv_size > STORE_INDEX_VALUE_MAX ? -E2BIG : 0;
+}
+
+static int build_one(struct lmdb_txn *t, void *arg, const struct store_attr *f)
+{
+	const struct build_arg *b = arg;
+	MDB_val v;
+	int rc = build_value(t, b, f, &v);
+
+	return rc ? (rc == 1 ? 0 : rc) : entry_set(t, b->id, v.mv_data, v.mv_size, f->ino, true);
 }
 
 static int build_check(struct lmdb_txn *t, void *arg, const struct store_attr *f)
 {
-	const struct build_arg *b = arg;
-	struct lmdb_key xk;
 	MDB_val v;
-	int rc;
+	int rc = build_value(t, arg, f, &v);
 
-	lmdb_key_set(&xk, f->ino, b->name, b->nlen);
-	rc = mdb_get(t->mtxn, lmdb_txn_store(t)->xattr, &xk.val, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return lmdb_txn_fail(t, rc, "mdb_get (index)", lmdb_txn_store(t)->xattr, f->ino);
-	return v.mv_size > STORE_INDEX_VALUE_MAX ? -E2BIG : 0;
+	return rc == 1 ? 0 : rc;
 }
 
 int lmdb_index_add(struct store_txn *txn, uint64_t table, const char *attr)
