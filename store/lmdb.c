@@ -447,22 +447,10 @@ static int op_inode_put(struct store_txn *txn, const struct store_attr *attr)
 	int rc;
 
 	rc = inode_read(t, attr->ino, &a);
-	if (rc == -ENOENT)
-		a = (struct store_attr){
-		    .ino = attr->ino,
-		    .nlink = S_ISDIR(attr->mode) ? 2 : 0,
-		    .version = 1,
-		};
-	else if (rc)
+	if (rc == 0 || rc == -ENOENT)
+		rc = store_attr_merge(&a, rc == 0, attr);
+	if (rc)
 		return rc;
-	else if ((a.mode ^ attr->mode) & S_IFMT)
-		return -EINVAL; /* an inode's type is fixed; entries record it */
-	a.mode = attr->mode;
-	a.uid = attr->uid;
-	a.gid = attr->gid;
-	a.atime = attr->atime;
-	a.mtime = attr->mtime;
-	a.ctime = attr->ctime;
 	rc = inode_write(t, &a);
 	return rc ? rc : change_inode(t, a.ino);
 }
@@ -1127,4 +1115,6 @@ const struct store_ops lmdb_ops = {
     .index_list = lmdb_index_list,
     .index_values = lmdb_index_values,
     .index_items = lmdb_index_items,
+    .features = STORE_HAS_STREAMS | STORE_HAS_INDEXES | STORE_HAS_EXPIRY | STORE_HAS_CHECK |
+		STORE_HAS_BACKUP,
 };

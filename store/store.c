@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include "store_i.h"
@@ -49,10 +50,37 @@ static int xattr_name_check(const char *name)
 	return 0;
 }
 
+int store_attr_merge(struct store_attr *cur, bool exists, const struct store_attr *attr)
+{
+	if (!exists)
+		*cur = (struct store_attr){
+		    .ino = attr->ino,
+		    .nlink = S_ISDIR(attr->mode) ? 2 : 0,
+		    .version = 1,
+		};
+	else if ((cur->mode ^ attr->mode) & S_IFMT)
+		return -EINVAL;
+	cur->mode = attr->mode;
+	cur->uid = attr->uid;
+	cur->gid = attr->gid;
+	cur->atime = attr->atime;
+	cur->mtime = attr->mtime;
+	cur->ctime = attr->ctime;
+	return 0;
+}
+
+bool store_path_is_url(const char *path)
+{
+	return path && (strncmp(path, "dynamodb://", 11) == 0 ||
+			strncmp(path, "dynamodb+http://", 16) == 0);
+}
+
 int store_open(const struct store_config *cfg, struct store **out)
 {
 	if (!cfg || !cfg->path || !out)
 		return -EINVAL;
+	if (store_path_is_url(cfg->path))
+		return store_ddb_open(cfg, out);
 	return store_lmdb_open(cfg, out);
 }
 
@@ -121,6 +149,8 @@ int store_expired(struct store_txn *txn, uint64_t now, store_expiry_fn fn, void 
 {
 	if (!fn)
 		return -EINVAL;
+	if (!txn->st->ops->expired)
+		return -EOPNOTSUPP;
 	return txn->st->ops->expired(txn, now, fn, arg);
 }
 
@@ -128,6 +158,8 @@ int store_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_h
 {
 	if (!out || dir == 0)
 		return -EINVAL;
+	if (!txn->st->ops->stream_head)
+		return -EOPNOTSUPP;
 	return txn->st->ops->stream_head(txn, dir, out);
 }
 
@@ -136,6 +168,8 @@ int store_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint6
 {
 	if (!rec || len == 0 || len > STORE_STREAM_REC_MAX || dir == 0)
 		return -EINVAL;
+	if (!txn->st->ops->stream_append)
+		return -EOPNOTSUPP;
 	return txn->st->ops->stream_append(txn, dir, seq, time_ns, rec, len, out);
 }
 
@@ -144,6 +178,8 @@ int store_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, u
 {
 	if (dir == 0)
 		return -EINVAL;
+	if (!txn->st->ops->stream_trim)
+		return -EOPNOTSUPP;
 	return txn->st->ops->stream_trim(txn, dir, before_ns, max_bytes, max_records, dropped, out);
 }
 
@@ -152,6 +188,8 @@ int store_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *b
 {
 	if ((!buf && size) || !len || dir == 0)
 		return -EINVAL;
+	if (!txn->st->ops->stream_read)
+		return -EOPNOTSUPP;
 	return txn->st->ops->stream_read(txn, dir, off, buf, size, len);
 }
 
@@ -299,6 +337,16 @@ uint64_t store_generation(struct store *st)
 	return st->ops->generation(st);
 }
 
+int store_read_barrier(struct store *st)
+{
+	return st->ops->barrier ? st->ops->barrier(st) : 0;
+}
+
+unsigned store_features(const struct store *st)
+{
+	return st->ops->features;
+}
+
 uint64_t store_origin(struct store *st)
 {
 	return st->ops->origin(st);
@@ -322,21 +370,29 @@ int store_in_use(const char *path)
 {
 	if (!path)
 		return -EINVAL;
+	if (store_path_is_url(path))
+		return 1; /* other machines may have it mounted: nobody can tell */
 	return store_lmdb_in_use(path);
 }
 
 int store_index_add(struct store_txn *txn, uint64_t table, const char *attr)
 {
+	if (!txn->st->ops->index_add)
+		return -EOPNOTSUPP;
 	return txn->st->ops->index_add(txn, table, attr);
 }
 
 int store_index_drop(struct store_txn *txn, uint64_t table, const char *attr)
 {
+	if (!txn->st->ops->index_drop)
+		return -EOPNOTSUPP;
 	return txn->st->ops->index_drop(txn, table, attr);
 }
 
 int store_index_list(struct store_txn *txn, uint64_t table, store_index_fn fn, void *arg)
 {
+	if (!txn->st->ops->index_list)
+		return -EOPNOTSUPP;
 	return fn ? txn->st->ops->index_list(txn, table, fn, arg) : -EINVAL;
 }
 
@@ -345,6 +401,8 @@ int store_index_values(struct store_txn *txn, uint64_t table, const char *attr, 
 {
 	if (!fn || (fromlen && !from))
 		return -EINVAL;
+	if (!txn->st->ops->index_values)
+		return -EOPNOTSUPP;
 	return txn->st->ops->index_values(txn, table, attr, from, fromlen, fn, arg);
 }
 
@@ -353,5 +411,7 @@ int store_index_items(struct store_txn *txn, uint64_t table, const char *attr, c
 {
 	if (!fn || (len && !value))
 		return -EINVAL;
+	if (!txn->st->ops->index_items)
+		return -EOPNOTSUPP;
 	return txn->st->ops->index_items(txn, table, attr, value, len, fn, arg);
 }

@@ -79,7 +79,25 @@ struct store_config {
 	/* Called with each log line the store emits (errors it cannot return
 	 * with enough context). NULL logs to stderr. */
 	void (*log)(int priority, const char *msg);
+
+	/* The DynamoDB-API backend (path "dynamodb://HOST[:PORT]/PREFIX" or
+	 * "dynamodb+http://..."; docs/ddb-backend.md). NULL/0: the defaults. */
+	const char *ddb_region; /* signing region (default: AWS_REGION, us-east-1) */
+	/* An AWS shared-credentials file and the profile in it to sign with.
+	 * NULL: the environment's keys (AWS_ACCESS_KEY_ID, ...), else the file
+	 * AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials if it exists, with
+	 * profile AWS_PROFILE or "default". */
+	const char *ddb_credentials;
+	const char *ddb_profile;
+	unsigned ddb_poll_ms;	/* how often other mounts' commits are looked for (1000) */
+	unsigned ddb_strong_ms; /* reads after a commit or barrier stay strong (2000) */
+	unsigned ddb_lease_ms;	/* the write lock's lease (10000) */
+	int ddb_transactions;	/* 1: TransactWriteItems, 0: intent records, -1/unset: probe */
+	bool ddb_transactions_set;
 };
+
+/* The backend a path names: true for a DynamoDB-API URL. */
+bool store_path_is_url(const char *path);
 
 /*
  * The metadata of one inode. Fields marked (store) are maintained by the
@@ -196,6 +214,17 @@ struct store_ops {
 	int (*index_items)(struct store_txn *txn, uint64_t table, const char *attr,
 			   const void *value, size_t len, int (*fn)(void *arg, uint64_t ino),
 			   void *arg);
+	int (*barrier)(struct store *st); /* NULL: every read is strong */
+	unsigned features;		  /* STORE_HAS_* */
+};
+
+/* What a backend has beyond items, entries and xattrs (store_features()). */
+enum store_feature {
+	STORE_HAS_STREAMS = 1u << 0,
+	STORE_HAS_INDEXES = 1u << 1,
+	STORE_HAS_EXPIRY = 1u << 2,
+	STORE_HAS_CHECK = 1u << 3,  /* store_check() */
+	STORE_HAS_BACKUP = 1u << 4, /* store_backup(), snapshots */
 };
 
 /* Every backend's struct store begins with this. */
@@ -547,6 +576,8 @@ int store_backup(struct store *st, int fd,
  * process that opens the store after the answer is not seen: a caller that
  * replaces a store accepts that race. Must not be called for a store this
  * process has open (closing the lock file would drop this process's locks).
+ * A DynamoDB-API URL always answers 1: mounts on other machines cannot be
+ * seen from here.
  */
 int store_in_use(const char *path);
 
@@ -594,6 +625,19 @@ typedef int (*store_change_fn)(void *arg, const struct store_change *c);
  * transaction and no I/O: compare it before reading the change log.
  */
 uint64_t store_generation(struct store *st);
+
+/*
+ * A strongly consistent read: after it returns, store_generation() and the
+ * read transactions begun after it reflect every write transaction
+ * committed anywhere before the call. LMDB reads are always so (0 at no
+ * cost); the DynamoDB-API backend reads its commit counter with
+ * ConsistentRead and makes the reads that follow strong. Errors: those of
+ * the backend's read (-EIO, -ETIMEDOUT, ...).
+ */
+int store_read_barrier(struct store *st);
+
+/* The backend's STORE_HAS_* bits; an op it lacks returns -EOPNOTSUPP. */
+unsigned store_features(const struct store *st);
 
 /* This handle's origin: non-zero, chosen at store_open(), unique per open. */
 uint64_t store_origin(struct store *st);

@@ -23,6 +23,23 @@ struct store_txn {
  */
 int store_lmdb_open(const struct store_config *cfg, struct store **out);
 
+/*
+ * Opens the DynamoDB-API backend (store/ddb_kv.c): the store_open()
+ * contract for a cfg->path that store_path_is_url().
+ */
+int store_ddb_open(const struct store_config *cfg, struct store **out);
+
+/*
+ * store_inode_put()'s rule, for every backend: *cur is the inode as the
+ * store holds it (exists) or garbage (a new inode); on return it is the
+ * record to write: a new inode's (store) fields initialised (nlink 0, or 2
+ * for a directory; version 1; the rest 0), an existing one's kept, and the
+ * caller's fields (mode, owner, times) taken from attr. Errors: -EINVAL
+ * (an existing inode's type would change: entries record it), *cur then
+ * unchanged.
+ */
+int store_attr_merge(struct store_attr *cur, bool exists, const struct store_attr *attr);
+
 /* The LMDB backend's store_in_use(): the contract of store_in_use(). */
 int store_lmdb_in_use(const char *path);
 
