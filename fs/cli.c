@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "store.h"
 
 #define CLI_PROGRESS_NS 100000000L /* at most ten progress updates a second */
 #define CLI_COPY_BUF (1024 * 1024) /* bytes per read when copying a file */
@@ -286,4 +287,16 @@ void cli_doom_none(void)
 	for (int i = 0; i < CLI_DOOMED_FILES; i++)
 		doom_set(doomed_file[i], NULL);
 	doom_set(doomed_dir, NULL);
+}
+
+int cli_refuse_url(const char *cmd, const char *path)
+{
+	if (!store_path_is_url(path))
+		return 0;
+	fprintf(stderr,
+		"itemfs %s: %s is a DynamoDB table: `itemfs %s` works on LMDB store "
+		"directories only; mount the table and use tar or rsync of the mount "
+		"(docs/backup.md), or DynamoDB's own backups\n",
+		cmd, path, cmd);
+	return 1;
 }

@@ -46,6 +46,13 @@ void cli_format_bytes(char *buf, size_t size, uint64_t bytes);
 /* Seconds since t0 (a CLOCK_MONOTONIC time). */
 double cli_seconds_since(const struct timespec *t0);
 
+/*
+ * For the commands that work on an LMDB store directory only (check,
+ * backup, restore): when path is a DynamoDB-API URL, prints why not and
+ * what to use instead, and returns 1 (the exit status); else 0.
+ */
+int cli_refuse_url(const char *cmd, const char *path);
+
 /* out = a followed by b. 0, or -ENAMETOOLONG (out is then unusable). */
 int cli_path(char out[PATH_MAX], const char *a, const char *b);
 

@@ -374,6 +374,8 @@ int cmd_backup(int argc, char **argv)
 		bk_usage(r.cmd, stdout);
 		return 0;
 	}
+	if (cli_refuse_url("backup", store))
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	cli_progress_init(&r.progress, "backing up");
 	if (lstat(file, &sb) == 0 && (!r.force || S_ISDIR(sb.st_mode))) {
@@ -722,6 +724,8 @@ int cmd_restore(int argc, char **argv)
 		bk_usage(r.cmd, stdout);
 		return 0;
 	}
+	if (cli_refuse_url("restore", arg))
+		return 1;
 	snprintf(store, sizeof(store), "%s", arg);
 	for (n = strlen(store); n > 1 && store[n - 1] == '/'; n--)
 		store[n - 1] = '\0';

@@ -274,6 +274,8 @@ int cmd_check(int argc, char **argv)
 		check_usage(stdout);
 		return 0;
 	}
+	if (cli_refuse_url("check", arg))
+		return 2;
 	real = realpath(arg, NULL);
 	r.store = real ? real : arg;
 	status = run_guarded(r.store, r.json);

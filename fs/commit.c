@@ -57,6 +57,8 @@ static bool disk_is_low(const struct fs_ctx *ctx)
 {
 	struct statvfs v;
 
+	if (store_path_is_url(ctx->opts.store_path))
+		return false; /* no local disk: the server answers ENOSPC itself */
 	if (statvfs(ctx->opts.store_path, &v) != 0)
 		return true; /* cannot tell: be safe */
 	return (unsigned long long)v.f_bavail * v.f_frsize < FS_BATCH_DISK_MIN;
@@ -270,7 +272,7 @@ int fs_session_loop(struct fs_ctx *ctx)
 				break;
 		}
 		if (res > 0) {
-			fs_view_refresh(ctx, false);
+			(void)fs_view_refresh(ctx, false);
 			fuse_session_process_buf(ctx->se, &fbuf);
 			fs_view_after_request(ctx);
 			fs_view_trim_inodes(ctx);

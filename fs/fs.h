@@ -50,6 +50,13 @@ struct fs_options {
 	size_t max_inodes;      /* -o max_inodes: inodes the kernel is let hold (0: no bound) */
 	double stream_keep;	/* -o stream_keep: seconds a stream record is kept at least... */
 	size_t stream_max;	/* -o stream_max: ...unless a table's stream is past this (0: no bound) */
+	/* the DynamoDB-API backend (STORE_DIR a dynamodb:// URL; docs/ddb-backend.md) */
+	char *ddb_region;      /* -o ddb_region: signing region (NULL: AWS_REGION, us-east-1) */
+	char *ddb_credentials; /* -o ddb_credentials: an AWS shared-credentials file */
+	char *ddb_profile;     /* -o ddb_profile: the profile in it */
+	double ddb_poll;       /* -o ddb_poll: seconds between looks for other mounts' commits */
+	double ddb_strong;    /* -o ddb_strong: seconds reads stay strong after a commit or fsync */
+	int ddb_transactions; /* -o ddb_transactions: 1 on, 0 off, -1 auto (probe) */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
@@ -328,6 +335,16 @@ static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Whether the store's backend has feature (STORE_HAS_*): change streams,
+ * secondary indexes and TTL are the LMDB backend's only (docs/ddb-backend.md);
+ * on another, their hooks do nothing and their files answer EOPNOTSUPP.
+ */
+static inline bool fs_has(const struct fs_ctx *ctx, unsigned feature)
+{
+	return (store_features(ctx->store) & feature) != 0;
+}
+
 /* The open regular file behind fi, or NULL (no fi, or a directory's). */
 static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 {
@@ -351,7 +368,13 @@ int fs_view_init(struct fs_ctx *ctx);
 int fs_view_start(struct fs_ctx *ctx);
 void fs_view_stop(struct fs_ctx *ctx);
 void fs_view_destroy(struct fs_ctx *ctx);
-void fs_view_refresh(struct fs_ctx *ctx, bool strong);
+/*
+ * Brings the read cache up to other mounts' commits: when strong, to every
+ * commit made anywhere before the call (returns the backend's error if its
+ * read barrier failed: the caller must not claim a strong read); else at
+ * most once per cache_ttl, unless the watcher saw a change (returns 0).
+ */
+int fs_view_refresh(struct fs_ctx *ctx, bool strong);
 void fs_view_after_request(struct fs_ctx *ctx);
 void fs_view_reply_after_notes(struct fs_ctx *ctx, fuse_req_t req);
 void fs_view_inval_attr_now(struct fs_ctx *ctx, uint64_t ino);

@@ -97,12 +97,61 @@ static int check_dev_fuse(void)
 static int open_store(const struct fs_options *o, struct store **out)
 {
 	struct store_config cfg = {
-		.path = o->store_path,
-		.read_only = o->read_only,
-		.create = !o->read_only,
-		.log = fs_log_store,
+	    .path = o->store_path,
+	    .read_only = o->read_only,
+	    .create = !o->read_only,
+	    .log = fs_log_store,
+	    .ddb_region = o->ddb_region,
+	    .ddb_credentials = o->ddb_credentials,
+	    .ddb_profile = o->ddb_profile,
+	    .ddb_poll_ms = (unsigned)(o->ddb_poll * 1000.0),
+	    .ddb_strong_ms = (unsigned)(o->ddb_strong * 1000.0),
+	    .ddb_transactions = o->ddb_transactions,
+	    .ddb_transactions_set = o->ddb_transactions >= 0,
 	};
+	bool url = store_path_is_url(o->store_path);
+	const char *profile = o->ddb_profile	      ? o->ddb_profile
+			      : getenv("AWS_PROFILE") ? getenv("AWS_PROFILE")
+						      : "default";
+	const char *creds = o->ddb_credentials ? o->ddb_credentials
+			    : getenv("AWS_SHARED_CREDENTIALS_FILE")
+				? getenv("AWS_SHARED_CREDENTIALS_FILE")
+				: "~/.aws/credentials";
 	int rc = store_open(&cfg, out);
+
+	if (url && rc) {
+		/* The backend logged what it knows; say what to do. */
+		switch (rc) {
+		case -ENOENT:
+			startup_error("%s: no such DynamoDB table (it is created when the mount "
+				      "is read-write)",
+				      o->store_path);
+			break;
+		case -EPROTO:
+			startup_error("%s is not an itemfs store of this version (%s): give a new "
+				      "table name",
+				      o->store_path, ITEMFS_VERSION);
+			break;
+		case -ENOKEY:
+			startup_error("%s: no AWS credentials of profile %s in %s: give a file "
+				      "with a [%s] section holding aws_access_key_id and "
+				      "aws_secret_access_key",
+				      o->store_path, profile, creds, profile);
+			break;
+		case -EINVAL:
+		case -ENAMETOOLONG:
+			startup_error("%s: give dynamodb://HOST[:PORT]/NAME (HTTPS) or "
+				      "dynamodb+http://HOST[:PORT]/NAME, NAME 3 to 255 characters",
+				      o->store_path);
+			break;
+		default:
+			startup_error("cannot open store %s: %s (is the endpoint reachable, and "
+				      "are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY right?)",
+				      o->store_path, strerror(-rc));
+			break;
+		}
+		return rc;
+	}
 
 	switch (rc) {
 	case 0:
@@ -262,6 +311,12 @@ static int cmd_mount(int argc, char **argv)
 		goto err_out2;
 	if (alone)
 		fs_orphans_reap(&ctx);
+	if (ctx.opts.snapshot && !(store_features(ctx.store) & STORE_HAS_BACKUP)) {
+		startup_error("%s: --snapshot needs a store that keeps snapshots (an LMDB store "
+			      "directory); a DynamoDB table has none",
+			      ctx.opts.store_path);
+		goto err_out3;
+	}
 	if (ctx.opts.snapshot && store_txn_begin(ctx.store, STORE_TXN_READ, &ctx.snapshot)) {
 		startup_error("cannot take a snapshot of store %s", ctx.opts.store_path);
 		goto err_out3;

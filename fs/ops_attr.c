@@ -347,8 +347,11 @@ static int xattr_change(struct fs_ctx *ctx, fuse_ino_t ino, const char *name, co
 {
 	struct store_txn *txn;
 	struct store_attr a;
-	int rc = fs_txn_write(ctx, &txn);
+	int rc;
 
+	if (strcmp(name, STORE_XATTR_EXPIRES) == 0 && !fs_has(ctx, STORE_HAS_EXPIRY))
+		return -EOPNOTSUPP; /* no TTL on this backend: not an attribute that lies */
+	rc = fs_txn_write(ctx, &txn);
 	if (rc)
 		return rc;
 	rc = store_inode_get(txn, ino, &a);

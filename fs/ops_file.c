@@ -190,9 +190,10 @@ static void open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f;
 	int rc;
 
-	if (fi->flags & (O_DIRECT | O_SYNC | O_DSYNC))
-		fs_view_refresh(ctx, true); /* a strongly consistent read */
-	rc = file_open(ctx, ino, fi->flags, fuse_req_ctx(req)->pid, &f);
+	rc = fi->flags & (O_DIRECT | O_SYNC | O_DSYNC) ? fs_view_refresh(ctx, true) /* strong */
+						       : 0;
+	if (rc == 0)
+		rc = file_open(ctx, ino, fi->flags, fuse_req_ctx(req)->pid, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -617,10 +618,10 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	rc = fs_file_commit(ctx, f);
 	if (rc == 0)
 		rc = fs_sync(ctx);
-	if (rc == 0 && !f->writable && !ctx->snapshot) {
-		fs_view_refresh(ctx, true);
+	if (rc == 0 && !f->writable && !ctx->snapshot)
+		rc = fs_view_refresh(ctx, true);
+	if (rc == 0 && !f->writable && !ctx->snapshot)
 		rc = refresh_reader(ctx, f, &drop_pages);
-	}
 	if (rc == 0 && drop_pages) {
 		fs_view_note_pages(ctx, f->inode->ino);
 		fs_view_reply_after_notes(ctx, req);

@@ -245,6 +245,6 @@ void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 	(void)datasync;
 	(void)fi;
 	if (rc == 0)
-		fs_view_refresh(ctx, true);
+		rc = fs_view_refresh(ctx, true);
 	fuse_reply_err(req, -rc);
 }

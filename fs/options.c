@@ -88,6 +88,20 @@ void fs_usage(FILE *out)
 	      "                         least (default 86400)...\n"
 	      "  -o stream_max=SIZE     ...unless it grows past SIZE, e.g. 64M (default);\n"
 	      "                         0: no size bound\n"
+	      "  -o ddb_region=REGION   (dynamodb:// stores) the region requests are signed\n"
+	      "                         for (default: AWS_REGION, else us-east-1)\n"
+	      "  -o ddb_credentials=FILE (dynamodb://) sign with the keys of an AWS\n"
+	      "                         shared-credentials file (default: AWS_ACCESS_KEY_ID\n"
+	      "                         and AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials)\n"
+	      "  -o ddb_profile=NAME    (dynamodb://) the profile of that file to use\n"
+	      "                         (default: AWS_PROFILE, else default)\n"
+	      "  -o ddb_poll=S          (dynamodb://) look for other mounts' commits every\n"
+	      "                         S seconds (default 1)\n"
+	      "  -o ddb_strong=S        (dynamodb://) reads stay strongly consistent for S\n"
+	      "                         seconds after this mount's commit or fsync (default 2)\n"
+	      "  -o ddb_transactions=auto|on|off  (dynamodb://) commit with\n"
+	      "                         TransactWriteItems (on), intent records (off), or\n"
+	      "                         whichever the server has (auto, the default)\n"
 	      "  -o log_level=LEVEL     log messages at LEVEL or more severe: error, warning,\n"
 	      "                         notice (default), info or debug\n"
 	      "  -o debug               same as -d\n"
@@ -188,6 +202,72 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 		o->max_inodes = (size_t)n;
 		return 0;
 	}
+	if (strncmp(opt, "ddb_region=", 11) == 0 || strncmp(opt, "ddb_profile=", 12) == 0) {
+		bool region = opt[4] == 'r';
+		const char *v = strchr(opt, '=') + 1;
+		char **slot = region ? &o->ddb_region : &o->ddb_profile;
+
+		if (!*v || strlen(v) > 128) {
+			fprintf(stderr, "itemfs: bad value '%s' for mount option %s: give %s\n", v,
+				region ? "ddb_region" : "ddb_profile",
+				region ? "a region name, e.g. ddb_region=eu-west-1"
+				       : "a profile name, e.g. ddb_profile=default");
+			return -EINVAL;
+		}
+		free(*slot);
+		*slot = strdup(v);
+		return *slot ? 0 : -ENOMEM;
+	}
+	if (strncmp(opt, "ddb_credentials=", 16) == 0) {
+		if (!opt[16]) {
+			fprintf(stderr, "itemfs: mount option ddb_credentials needs a file, e.g. "
+					"ddb_credentials=/etc/itemfs/aws-credentials\n");
+			return -EINVAL;
+		}
+		free(o->ddb_credentials);
+		/* absolute: the daemon changes its directory to / */
+		o->ddb_credentials = realpath(opt + 16, NULL);
+		if (!o->ddb_credentials) {
+			fprintf(stderr, "itemfs: mount option ddb_credentials=%s: %s\n", opt + 16,
+				strerror(errno));
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(opt, "ddb_poll=", 9) == 0 || strncmp(opt, "ddb_strong=", 11) == 0) {
+		bool poll = opt[4] == 'p';
+		const char *val = strchr(opt, '=') + 1;
+		double *out = poll ? &o->ddb_poll : &o->ddb_strong;
+		int rc = parse_seconds(poll ? "ddb_poll" : "ddb_strong", val, 3600, out);
+
+		if (rc == 0 && *out < 0.001) {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option %s: give seconds "
+				"of at least 0.001, e.g. %s=1\n",
+				val, poll ? "ddb_poll" : "ddb_strong",
+				poll ? "ddb_poll" : "ddb_strong");
+			rc = -EINVAL;
+		}
+		return rc;
+	}
+	if (strncmp(opt, "ddb_transactions=", 17) == 0) {
+		const char *v = opt + 17;
+
+		if (strcmp(v, "auto") == 0)
+			o->ddb_transactions = -1;
+		else if (strcmp(v, "on") == 0)
+			o->ddb_transactions = 1;
+		else if (strcmp(v, "off") == 0)
+			o->ddb_transactions = 0;
+		else {
+			fprintf(stderr,
+				"itemfs: bad value '%s' for mount option ddb_transactions: "
+				"give auto, on or off\n",
+				v);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strcmp(opt, "consistent_reads") == 0) {
 		o->consistent_reads = true;
 		return 0;
@@ -277,6 +357,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	out->max_inodes = FS_MAX_INODES_DEFAULT;
 	out->stream_keep = FS_STREAM_KEEP_DEFAULT;
 	out->stream_max = FS_STREAM_MAX_DEFAULT;
+	out->ddb_transactions = -1;
 	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */
 		if (strcmp(argv[i], "-s") == 0)
 			sloppy = true;
@@ -322,7 +403,9 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 		rc = -EINVAL;
 	}
 	if (rc == 0) {
-		out->store_path = absolute_path(pos[0]);
+		/* A DynamoDB-API URL is taken as it is; a directory, made absolute. */
+		out->store_path =
+		    store_path_is_url(pos[0]) ? strdup(pos[0]) : absolute_path(pos[0]);
 		if (!out->store_path) {
 			fprintf(stderr, "itemfs: store directory %s: %s (its parent must exist)\n",
 				pos[0], strerror(errno));
@@ -349,5 +432,9 @@ void fs_options_free(struct fs_options *opts)
 {
 	free(opts->store_path);
 	free(opts->mountpoint);
-	opts->store_path = opts->mountpoint = NULL;
+	free(opts->ddb_region);
+	free(opts->ddb_credentials);
+	free(opts->ddb_profile);
+	opts->store_path = opts->mountpoint = opts->ddb_region = NULL;
+	opts->ddb_credentials = opts->ddb_profile = NULL;
 }

@@ -200,7 +200,7 @@ int fs_stream_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t dir, cons
 	size_t klen;
 	int rc;
 
-	if (!b && !a)
+	if ((!b && !a) || !fs_has(ctx, STORE_HAS_STREAMS))
 		return 0;
 	rc = dir_key(ctx, txn, dir, key, &klen, &table);
 	if (rc || table == 0)
@@ -221,7 +221,8 @@ int fs_stream_inode(struct fs_ctx *ctx, struct store_txn *txn, const struct stor
 	size_t len;
 	int rc;
 
-	if (!is_item(a) || a->nlink == 0) /* no name: its REMOVE is already written */
+	if (!is_item(a) || a->nlink == 0 || /* no name: its REMOVE is already written */
+	    !fs_has(ctx, STORE_HAS_STREAMS))
 		return 0;
 	rc = name_in(ctx, txn, dir, a->ino, name, &len);
 	if (rc == 1 && dir != a->parent)
@@ -357,6 +358,8 @@ int fs_stream_rename(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_
 	const struct store_attr *dst_before = d->a.ino ? &d->a : NULL;
 	int rc;
 
+	if (!fs_has(ctx, STORE_HAS_STREAMS))
+		return 0; /* and no walk of a moved directory */
 	rc = fs_stream_name(ctx, txn, s->dir, s->name, s->len, &s->a, exchange ? dst_before : NULL);
 	if (rc == 0)
 		rc = fs_stream_name(ctx, txn, d->dir, d->name, d->len, dst_before, &s->a);

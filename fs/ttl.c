@@ -165,6 +165,8 @@ int fs_ttl_filter(struct fs_ctx *ctx, struct store_txn *txn, struct fs_dir *d, u
 	int rc;
 
 	*latest = 0;
+	if (!fs_has(ctx, STORE_HAS_EXPIRY))
+		return 0;
 	rc = store_expired(txn, now, expired_add, &s);
 	if (rc || s.n == 0)
 		goto out;
@@ -453,7 +455,7 @@ void fs_ttl_tick(struct fs_ctx *ctx)
 {
 	double now;
 
-	if (ctx->opts.read_only || ctx->opts.snapshot)
+	if (ctx->opts.read_only || ctx->opts.snapshot || !fs_has(ctx, STORE_HAS_EXPIRY))
 		return;
 	now = fs_mono_now();
 	if (now < ctx->ttl.due || now < ctx->ttl.last + FS_TTL_PERIOD)
@@ -466,7 +468,7 @@ double fs_ttl_due(const struct fs_ctx *ctx)
 {
 	double due = ctx->ttl.due, min = ctx->ttl.last + FS_TTL_PERIOD;
 
-	if (ctx->opts.read_only || ctx->opts.snapshot)
+	if (ctx->opts.read_only || ctx->opts.snapshot || !fs_has(ctx, STORE_HAS_EXPIRY))
 		return -1;
 	return due > min ? due : min;
 }

@@ -441,25 +441,35 @@ static bool watcher_poked(const struct fs_ctx *ctx)
 	       atomic_load_explicit(&ctx->notifier->poke, memory_order_acquire) > ctx->view_gen;
 }
 
-void fs_view_refresh(struct fs_ctx *ctx, bool strong)
+int fs_view_refresh(struct fs_ctx *ctx, bool strong)
 {
 	double now;
 	uint64_t gen;
+	int rc;
 
 	if (ctx->snapshot)
-		return;
+		return 0;
 	now = fs_mono_now();
-	if (strong || ctx->opts.consistent_reads)
+	if (strong || ctx->opts.consistent_reads) {
 		ctx->stats.strong_reads++;
-	else if (now < ctx->view_checked + ctx->opts.cache_ttl && !watcher_poked(ctx))
-		return;
+		/*
+		 * A backend whose reads may lag (DynamoDB's eventual reads) reads
+		 * its commit counter strongly here, and strongly after: the
+		 * generation below then covers every commit made anywhere before.
+		 */
+		rc = store_read_barrier(ctx->store);
+		if (rc)
+			return rc;
+	} else if (now < ctx->view_checked + ctx->opts.cache_ttl && !watcher_poked(ctx))
+		return 0;
 	ctx->view_checked = now;
 	gen = store_generation(ctx->store);
 	if (gen == ctx->view_gen)
-		return; /* nothing committed anywhere since we looked */
+		return 0; /* nothing committed anywhere since we looked */
 	ctx->view_gen = gen;
 	ctx->stats.log_reads++;
 	follow_log(ctx);
+	return 0;
 }
 
 void fs_view_after_request(struct fs_ctx *ctx)
