@@ -8,6 +8,11 @@
 #   HELPER          the itest_helper binary (syscalls shell tools lack)
 #   ITEMFS_VERSION  the project version `itemfs version` must print
 #
+#   ITEMFS_TEST_BACKEND  "ddb": STORE is a fresh table on the DynamoDB-API
+#                   server at ITEMFS_TEST_DDB_ENDPOINT (tests/ddb/with-dynalite.sh
+#                   starts one) instead of a directory; the scripts that run on
+#                   both backends use STORE only through itemfs mount.
+#
 # Variables a test may use: T (temp dir, on the local disk), STORE, MNT,
 # LOG (the foreground daemon's stdout+stderr), ITEMFS_PID, BG_PIDS (add the
 # pids of background processes that may hold files in the mount).
@@ -174,6 +179,10 @@ fi
 T=$(mktemp -d /tmp/itemfs-it.XXXXXX)
 chmod 755 "$T" # other users (test_perms.sh) must reach $MNT
 STORE=$T/store
+if [ "${ITEMFS_TEST_BACKEND:-lmdb}" = ddb ]; then
+	: "${ITEMFS_TEST_DDB_ENDPOINT:?run the ddb tests under tests/ddb/with-dynalite.sh}"
+	STORE=dynamodb+http://${ITEMFS_TEST_DDB_ENDPOINT#http://}/${T##*/}
+fi
 MNT=$T/mnt
 LOG=$T/itemfs.log
 ITEMFS_PID=
@@ -345,26 +354,94 @@ as() {
 }
 nobody() { as 65534 65534 "$@"; }
 
+# mount_fails MOUNT_ARGS... -- TEXT...: `itemfs mount MOUNT_ARGS` must exit 1
+# with every TEXT in its stderr, and mount nothing on $MNT.
+mount_fails() {
+	local args=() err rc=0 t before
+	before=$(grep -c " $MNT " /proc/self/mountinfo || true)
+	while [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	err=$("$ITEMFS" mount "${args[@]}" 2>&1 >/dev/null) || rc=$?
+	assert_eq 1 "$rc" "exit status of itemfs mount ${args[*]} (stderr: $err)"
+	for t in "$@"; do
+		case "$err" in
+		*"$t"*) ;;
+		*) fail "itemfs mount ${args[*]}: stderr should contain '$t', got: $err" ;;
+		esac
+	done
+	if [ "$(grep -c " $MNT " /proc/self/mountinfo || true)" != "$before" ]; then
+		fail "itemfs mount ${args[*]} failed but mounted something on $MNT"
+	fi
+}
+
+# ---- one reader's descriptor (itest_helper readhold) -------------------------
+
+# readhold_open PATH: starts a reader holding PATH open (one at a time),
+# talking through descriptors 7 and 8.
+readhold_open() {
+	local line
+	mkfifo "$T/rh.in" "$T/rh.out"
+	"$HELPER" readhold "$1" <"$T/rh.in" >"$T/rh.out" &
+	RH_PID=$!
+	BG_PIDS+=($!)
+	exec 7>"$T/rh.in" 8<"$T/rh.out"
+	read -r -t 20 -u 8 line || fail "readhold $1: no answer"
+	assert_eq ready "$line" "readhold opening $1"
+}
+
+# readhold_do read|fsync EXPECTED WHAT: the reader reads its descriptor
+# whole (or fsyncs it: OK or an errno name) and must answer EXPECTED.
+readhold_do() {
+	local line
+	echo "$1" >&7
+	read -r -t 20 -u 8 line || fail "readhold: no answer to $1 ($3)"
+	assert_eq "$2" "$line" "$3"
+}
+
+# readhold_close: closes the reader's descriptor; it must exit 0.
+readhold_close() {
+	local line
+	echo close >&7
+	read -r -t 20 -u 8 line || true
+	exec 7>&- 8<&-
+	wait "$RH_PID" || fail "readhold exited with $?"
+	rm -f "$T/rh.in" "$T/rh.out"
+}
+
 # ---- a second mount of the same store ---------------------------------------
 
 MNT2=$T/mnt2
 B_PID=
 
-# start_b OPTS...: the second mount, B, of the same store on $MNT2 (its own
-# daemon, in the foreground, logging to $LOG); returns once it is mounted.
-start_b() {
-	mkdir -p "$MNT2"
-	"$ITEMFS" mount "$STORE" "$MNT2" "$@" -f >>"$LOG" 2>&1 &
-	B_PID=$!
+# start_extra DIR STORE OPTS...: one more mount of STORE on DIR (made if
+# absent; its own daemon, in the foreground, logging to $LOG, stopped by
+# the exit trap); sets EXTRA_PID and returns once it is mounted.
+start_extra() {
+	local dir=$1 store=$2 i
+	shift 2
+	mkdir -p "$dir"
+	"$ITEMFS" mount "$store" "$dir" "$@" -f >>"$LOG" 2>&1 &
+	EXTRA_PID=$!
 	BG_PIDS+=($!)
-	EXTRA_MOUNTS+=("$MNT2")
-	local i
+	EXTRA_MOUNTS+=("$dir")
 	for ((i = 0; i < 400; i++)); do
-		mountpoint -q "$MNT2" && return 0
-		running "$B_PID" || fail "mount B exited at start; log: $(cat "$LOG")"
+		mountpoint -q "$dir" && return 0
+		running "$EXTRA_PID" || fail "mount of $store on $dir exited at start; log: $(cat "$LOG")"
 		sleep 0.05
 	done
-	fail "mount B not ready after 20 s"
+	fail "mount on $dir not ready after 20 s"
+}
+
+# start_b OPTS...: the second mount, B, of the same store on $MNT2 (its own
+# daemon, in the foreground, logging to $LOG); returns once it is mounted.
+# STORE_B, when set, is the store B mounts instead of $STORE (the same
+# store reached another way, e.g. through tests/ddb/stale-proxy.js).
+start_b() {
+	start_extra "$MNT2" "${STORE_B:-$STORE}" "$@"
+	B_PID=$EXTRA_PID
 }
 
 # stop_b: unmounts B and asserts that its daemon exited 0.

@@ -44,31 +44,14 @@ echo "B saw the new name after $took ms"
 assert_eq fresh "$(cat "$MNT2/t/new")" "B reads the new item"
 
 step "fsync on B's descriptor forces a strongly consistent read"
-mkfifo "$T/rh.in" "$T/rh.out"
-"$HELPER" readhold "$MNT2/t/x" <"$T/rh.in" >"$T/rh.out" &
-RH=$!
-BG_PIDS+=($!)
-exec 7>"$T/rh.in" 8<"$T/rh.out"
-read -r -t 20 -u 8 line || fail "readhold: no answer"
-assert_eq ready "$line" "readhold opening B's file"
-echo read >&7
-read -r -t 20 -u 8 line || fail "readhold: no answer to read"
-assert_eq "second version" "$line" "B's descriptor before the change"
+readhold_open "$MNT2/t/x"
+readhold_do read "second version" "B's descriptor before the change"
 printf 'third, longer version' >"$MNT/t/x"
 assert_eq OK "$("$HELPER" fsync "$MNT/t/x")" "fsync through A (commits)"
-echo read >&7
-read -r -t 20 -u 8 line || fail "readhold: no answer to read"
-assert_eq "second version" "$line" "B's open descriptor keeps reading its version, whole"
-echo fsync >&7
-read -r -t 20 -u 8 line || fail "readhold: no answer to fsync"
-assert_eq OK "$line" "fsync of B's read-only descriptor"
-echo read >&7
-read -r -t 20 -u 8 line || fail "readhold: no answer to read"
-assert_eq "third, longer version" "$line" "B's descriptor right after its fsync"
-echo close >&7
-read -r -t 20 -u 8 line || true
-exec 7>&- 8<&-
-wait "$RH" || fail "readhold exited with $?"
+readhold_do read "second version" "B's open descriptor keeps reading its version, whole"
+readhold_do fsync OK "fsync of B's read-only descriptor"
+readhold_do read "third, longer version" "B's descriptor right after its fsync"
+readhold_close
 
 step "an O_DIRECT open reads strongly"
 printf 'fourth' >"$MNT/t/x"

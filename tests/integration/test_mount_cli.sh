@@ -4,29 +4,6 @@
 # on stderr, mounts nothing and leaves a foreign store directory untouched.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# mount_fails MOUNT_ARGS... -- TEXT...: `itemfs mount MOUNT_ARGS` must exit 1
-# with every TEXT in its stderr, and mount nothing on $MNT.
-mount_fails() {
-	local args=() err rc=0 t before
-	before=$(grep -c " $MNT " /proc/self/mountinfo || true)
-	while [ "$1" != -- ]; do
-		args+=("$1")
-		shift
-	done
-	shift
-	err=$("$ITEMFS" mount "${args[@]}" 2>&1 >/dev/null) || rc=$?
-	assert_eq 1 "$rc" "exit status of itemfs mount ${args[*]} (stderr: $err)"
-	for t in "$@"; do
-		case "$err" in
-		*"$t"*) ;;
-		*) fail "itemfs mount ${args[*]}: stderr should contain '$t', got: $err" ;;
-		esac
-	done
-	if [ "$(grep -c " $MNT " /proc/self/mountinfo || true)" != "$before" ]; then
-		fail "itemfs mount ${args[*]} failed but mounted something on $MNT"
-	fi
-}
-
 # snapshot DIR: names, types, sizes, modes, mtimes and contents under DIR.
 snapshot() {
 	(cd "$1" && find . -printf '%p %y %s %m %T@\n' | sort && find . -type f -exec md5sum {} + | sort)
