@@ -1,6 +1,7 @@
 /*
  * ddb.c - the item operations of the DynamoDB-API backend: inodes,
- * directory entries, item data, xattrs, orphans and the change log, over
+ * directory entries, item data, xattrs and orphans (the change log and the
+ * usage counters are ddb_meta.c's), over
  * the records of ddb_kv.c, with the rules lmdb.c keeps (link counts and
  * parent pointers, keylen, the item limit, data checksums). Transactions,
  * the write lock, the commit and opening a store are ddb_kv.c's and
@@ -60,9 +61,6 @@
 #define DATA_FORMAT 1u
 #define FIRST_INO 2u
 #define PARTS_MAX 65536u /* record numbers are u16 */
-#define LOG_VERSION 1u
-#define LOG_HDR_LEN 13u /* u8 version, u64 origin, u32 count */
-#define LOG_REC_LEN 26u /* u64 seq, u8 kind, u64 ino, u64 parent, u8 namelen */
 /* One xattr value is one record, which must fit in a DynamoDB item with its
  * key, and in an intent record with the commit's framing (ddb_kv.c): the
  * kernel's own limit (XATTR_SIZE_MAX, 64 KiB) is far below it. */
@@ -70,7 +68,6 @@
 
 static const unsigned char META_P[1] = {DDB_P_META};
 static const unsigned char ORPHAN_P[1] = {DDB_P_ORPHAN};
-static const unsigned char LOG_P[1] = {DDB_P_LOG};
 
 /* An inode as the record holds it: the attributes and the data record count. */
 struct ddb_inode {
@@ -79,21 +76,6 @@ struct ddb_inode {
 };
 
 /* ---- encoding ---------------------------------------------------------- */
-
-static unsigned char *put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
-static unsigned char *put64(unsigned char *p, uint64_t v)
-{
-	ddb_be64(p, v);
-	return p + 8;
-}
 
 /* p of partition part for ino: 9 bytes. */
 static void pkey(unsigned char p[9], char part, uint64_t ino)
@@ -119,7 +101,7 @@ static size_t xattr_key(unsigned char s[1 + STORE_NAME_MAX], const char *name, s
 
 static unsigned char *put_time(unsigned char *p, const struct timespec *ts)
 {
-	return put32(put64(p, (uint64_t)(int64_t)ts->tv_sec), (uint32_t)ts->tv_nsec);
+	return ddb_put32(ddb_put64(p, (uint64_t)(int64_t)ts->tv_sec), (uint32_t)ts->tv_nsec);
 }
 
 static void get_time(const unsigned char *p, struct timespec *ts)
@@ -134,16 +116,16 @@ static void inode_encode(const struct ddb_inode *in, unsigned char rec[DDB_INODE
 	unsigned char *p = rec;
 
 	*p++ = INODE_REC_VERSION;
-	p = put32(p, a->mode);
-	p = put32(p, a->uid);
-	p = put32(p, a->gid);
-	p = put32(p, a->nlink);
-	p = put64(p, a->size);
-	p = put64(p, a->parent);
-	p = put32(p, a->keylen);
-	p = put32(p, a->xattr_bytes);
-	p = put64(p, a->version);
-	p = put32(p, in->parts);
+	p = ddb_put32(p, a->mode);
+	p = ddb_put32(p, a->uid);
+	p = ddb_put32(p, a->gid);
+	p = ddb_put32(p, a->nlink);
+	p = ddb_put64(p, a->size);
+	p = ddb_put64(p, a->parent);
+	p = ddb_put32(p, a->keylen);
+	p = ddb_put32(p, a->xattr_bytes);
+	p = ddb_put64(p, a->version);
+	p = ddb_put32(p, in->parts);
 	p = put_time(p, &a->atime);
 	p = put_time(p, &a->mtime);
 	put_time(p, &a->ctime);
@@ -210,46 +192,6 @@ static int inode_read(struct ddb_txn *t, uint64_t ino, struct ddb_inode *out)
 	return rc ? rc : inode_decode(ddb_txn_store(t), ino, v, vlen, out);
 }
 
-int ddb_usage_get(struct ddb_txn *t, uint64_t *bytes, uint64_t *inodes)
-{
-	const unsigned char *v;
-	size_t vlen;
-	int rc = ddb_rec_get(t, META_P, 1, "usage", 5, &v, &vlen);
-
-	*bytes = *inodes = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc == 0 && vlen != 16) {
-		ddb_log(ddb_txn_store(t), LOG_ERR, "the usage record has %zu bytes, expected 16",
-			vlen);
-		return -EIO;
-	}
-	if (rc == 0) {
-		*bytes = ddb_get_be64(v);
-		*inodes = ddb_get_be64(v + 8);
-	}
-	return rc;
-}
-
-/* Moves the usage counters by dbytes and dinodes (never below zero). */
-static int usage_add(struct ddb_txn *t, int64_t dbytes, int64_t dinodes)
-{
-	unsigned char v[16];
-	uint64_t bytes, inodes;
-	int rc;
-
-	if (dbytes == 0 && dinodes == 0)
-		return 0;
-	rc = ddb_usage_get(t, &bytes, &inodes);
-	if (rc)
-		return rc;
-	bytes = dbytes < 0 && (uint64_t)-dbytes > bytes ? 0 : bytes + (uint64_t)dbytes;
-	inodes = dinodes < 0 && (uint64_t)-dinodes > inodes ? 0 : inodes + (uint64_t)dinodes;
-	ddb_be64(v, bytes);
-	ddb_be64(v + 8, inodes);
-	return ddb_rec_put(t, META_P, 1, "usage", 5, v, sizeof(v));
-}
-
 /* The bytes an inode counts towards the usage. */
 static int64_t usage_of(const struct store_attr *a)
 {
@@ -269,9 +211,9 @@ static int inode_write(struct ddb_txn *t, const struct ddb_inode *in)
 	pkey(p, DDB_P_INODE, in->a.ino);
 	rc = inode_read(t, in->a.ino, &old);
 	if (rc == 0)
-		rc = usage_add(t, usage_of(&in->a) - usage_of(&old.a), 0);
+		rc = ddb_usage_add(t, usage_of(&in->a) - usage_of(&old.a), 0);
 	else if (rc == -ENOENT)
-		rc = usage_add(t, usage_of(&in->a), 1);
+		rc = ddb_usage_add(t, usage_of(&in->a), 1);
 	if (rc)
 		return rc;
 	inode_encode(in, rec);
@@ -354,203 +296,6 @@ static int xattr_names(struct ddb_txn *t, uint64_t ino, struct names *out)
 	return ddb_rec_range(t, p, 9, "x", 1, "x", 1, 0, names_add, out);
 }
 
-/* ---- the change log ---------------------------------------------------- */
-
-size_t ddb_changes_encoded_len(const struct ddb_change *c, size_t n)
-{
-	size_t len = LOG_HDR_LEN;
-
-	for (size_t i = 0; i < n; i++)
-		len += LOG_REC_LEN + c[i].namelen;
-	return len;
-}
-
-size_t ddb_changes_encode(const struct ddb_change *c, size_t n, uint64_t origin, unsigned char *out)
-{
-	unsigned char *p = out;
-
-	*p++ = LOG_VERSION;
-	p = put64(p, origin);
-	p = put32(p, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		p = put64(p, c[i].seq);
-		*p++ = c[i].kind;
-		p = put64(p, c[i].ino);
-		p = put64(p, c[i].parent);
-		*p++ = c[i].namelen;
-		memcpy(p, c[i].name, c[i].namelen);
-		p += c[i].namelen;
-	}
-	return (size_t)(p - out);
-}
-
-/* m/seq: the last seq committed and the last trimmed. */
-static int seq_get(struct ddb_txn *t, uint64_t *last, uint64_t *trimmed)
-{
-	const unsigned char *v;
-	size_t vlen;
-	int rc = ddb_rec_get(t, META_P, 1, "seq", 3, &v, &vlen);
-
-	if (rc == -ENOENT || (rc == 0 && vlen != 16)) {
-		ddb_log(ddb_txn_store(t), LOG_ERR, "the store has no valid seq record");
-		return -EIO;
-	}
-	if (rc == 0) {
-		*last = ddb_get_be64(v);
-		*trimmed = ddb_get_be64(v + 8);
-	}
-	return rc;
-}
-
-static int op_change_last(struct store_txn *txn, uint64_t *seq)
-{
-	struct ddb_txn *t = ddb_txn_of(txn), *root = t->root;
-	uint64_t trimmed;
-
-	if (root->write) { /* m/seq as it began, and its own records */
-		*seq = root->seq_base + root->nchanges;
-		return 0;
-	}
-	return seq_get(t, seq, &trimmed);
-}
-
-/* The log records read for op_changes(), names pointing into vals. */
-struct log_read {
-	struct ddb_store *st;
-	unsigned char **vals;
-	size_t nvals;
-	struct store_change *recs;
-	size_t nrecs, cap;
-};
-
-/* Decodes one log entry (key s) into r->recs; -EIO, logged, if it is damaged. */
-static int log_entry(void *arg, const unsigned char *s, size_t slen, const unsigned char *v,
-		     size_t vlen)
-{
-	struct log_read *r = arg;
-	unsigned char *copy, **vals;
-	const unsigned char *p, *end;
-	uint64_t origin, key = slen == 8 ? ddb_get_be64(s) : 0, prev = 0;
-	uint32_t count;
-
-	if (slen != 8 || vlen < LOG_HDR_LEN || v[0] != LOG_VERSION)
-		goto bad;
-	origin = ddb_get_be64(v + 1);
-	count = ddb_get_be32(v + 9);
-	copy = malloc(vlen);
-	vals = realloc(r->vals, (r->nvals + 1) * sizeof(*vals));
-	if (!copy || !vals) {
-		free(copy);
-		if (vals)
-			r->vals = vals;
-		return -ENOMEM;
-	}
-	memcpy(copy, v, vlen);
-	r->vals = vals;
-	r->vals[r->nvals++] = copy;
-	p = copy + LOG_HDR_LEN;
-	end = copy + vlen;
-	for (uint32_t i = 0; i < count; i++) {
-		struct store_change c = {.origin = origin};
-
-		if ((size_t)(end - p) < LOG_REC_LEN || (size_t)(end - p) < LOG_REC_LEN + p[25])
-			goto bad;
-		c.seq = ddb_get_be64(p);
-		c.kind = (enum store_change_kind)p[8];
-		c.ino = ddb_get_be64(p + 9);
-		c.parent = ddb_get_be64(p + 17);
-		c.namelen = p[25];
-		c.name = c.namelen ? (const char *)p + LOG_REC_LEN : NULL;
-		p += LOG_REC_LEN + c.namelen;
-		if (c.seq <= prev || (c.kind == STORE_CHANGE_INODE && c.namelen) ||
-		    (c.kind == STORE_CHANGE_ENTRY && !c.namelen) ||
-		    (c.kind != STORE_CHANGE_INODE && c.kind != STORE_CHANGE_ENTRY))
-			goto bad;
-		prev = c.seq;
-		if (r->nrecs == r->cap) {
-			size_t cap = r->cap ? r->cap * 2 : 64;
-			struct store_change *recs = realloc(r->recs, cap * sizeof(*recs));
-
-			if (!recs)
-				return -ENOMEM;
-			r->recs = recs;
-			r->cap = cap;
-		}
-		r->recs[r->nrecs++] = c;
-	}
-	if (p != end || prev != key)
-		goto bad;
-	return 0;
-bad:
-	ddb_log(r->st, LOG_ERR, "change log: unreadable entry %llu (%zu bytes)",
-		(unsigned long long)key, vlen);
-	return -EIO;
-}
-
-/*
- * The committed records after `after` up to m/seq, all checked to be there
- * before the first is delivered, then (in a write transaction) its own.
- */
-static int op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg)
-{
-	struct ddb_txn *t = ddb_txn_of(txn), *root = t->root;
-	struct ddb_store *st = ddb_txn_store(t);
-	struct log_read r = {.st = st};
-	uint64_t last, trimmed, next = after + 1;
-	unsigned char from[8];
-	size_t first = 0;
-	int rc = 0;
-
-	if (root->write) {
-		last = root->seq_base;
-		trimmed = root->trimmed;
-	} else {
-		rc = seq_get(t, &last, &trimmed);
-		if (rc)
-			return rc;
-	}
-	if (after > last + (root->write ? root->nchanges : 0) || after < trimmed)
-		return -ESTALE;
-	if (after < last) {
-		ddb_be64(from, after);
-		rc = ddb_rec_range(t, LOG_P, 1, "", 0, from, 8, 0, log_entry, &r);
-		while (rc == 0 && first < r.nrecs && r.recs[first].seq <= after)
-			first++;
-		for (size_t i = first; i < r.nrecs && r.recs[i].seq == next && next <= last; i++)
-			next++;
-		/* a read that may lag sees part of the log: the caller starts over */
-		if (rc == 0 && next != last + 1 && !root->write && !root->strong)
-			rc = -ESTALE;
-		if (rc == 0 && next != last + 1) {
-			ddb_log(st, LOG_ERR, "change log: record %llu is missing",
-				(unsigned long long)next);
-			rc = -EIO;
-		}
-		for (size_t i = first; rc == 0 && i < r.nrecs && r.recs[i].seq <= last; i++)
-			rc = fn(arg, &r.recs[i]);
-	}
-	for (size_t i = 0; rc == 0 && root->write && i < root->nchanges; i++) {
-		const struct ddb_change *c = &root->changes[i];
-		struct store_change sc = {
-		    .seq = c->seq,
-		    .origin = st->origin,
-		    .kind = (enum store_change_kind)c->kind,
-		    .ino = c->ino,
-		    .parent = c->parent,
-		    .name = c->namelen ? c->name : NULL,
-		    .namelen = c->namelen,
-		};
-
-		if (c->seq > after)
-			rc = fn(arg, &sc);
-	}
-	for (size_t i = 0; i < r.nvals; i++)
-		free(r.vals[i]);
-	free(r.vals);
-	free(r.recs);
-	return rc;
-}
-
 /* ---- inodes ------------------------------------------------------------ */
 
 static int op_ino_alloc(struct store_txn *txn, uint64_t *out)
@@ -624,7 +369,7 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	if (rc)
 		goto out;
 	pkey(p, DDB_P_INODE, ino);
-	rc = usage_add(t, -usage_of(&in.a), -1);
+	rc = ddb_usage_add(t, -usage_of(&in.a), -1);
 	if (rc == 0)
 		rc = ddb_rec_del(t, p, 9, "a", 1);
 	for (uint32_t k = 0; rc == 0 && k < in.parts; k++) {
@@ -764,7 +509,7 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 	if (!store_item_fits(keylen, c.a.size, c.a.xattr_bytes))
 		return -EFBIG;
 
-	put32(put64(val, ino), c.a.mode & S_IFMT);
+	ddb_put32(ddb_put64(val, ino), c.a.mode & S_IFMT);
 	rc = ddb_rec_put(t, p, 9, name, len, val, sizeof(val));
 	if (rc)
 		return rc;
@@ -1054,7 +799,7 @@ static int op_data_put(struct store_txn *txn, uint64_t ino, const void *data, si
 		if (!rec)
 			return -ENOMEM;
 		rec[0] = DATA_FORMAT;
-		put32(put64(put64(rec + 1, XXH3_64bits(d, len)), len), parts);
+		ddb_put32(ddb_put64(ddb_put64(rec + 1, XXH3_64bits(d, len)), len), parts);
 		memcpy(rec + DDB_DATA_HDR_LEN, d, first);
 		part_key(s, 0);
 		rc = ddb_rec_put(t, p, 9, s, 3, rec, DDB_DATA_HDR_LEN + first);
@@ -1246,7 +991,7 @@ int ddb_store_init_records(struct ddb_store *st)
 	pkey(p, DDB_P_INODE, STORE_ROOT_INO);
 	inode_encode(&root, rec);
 	ddb_be64(next, FIRST_INO);
-	put32(format, STORE_FORMAT_VERSION);
+	ddb_put32(format, STORE_FORMAT_VERSION);
 	rc = put_new(st, p, 9, "a", rec, sizeof(rec));
 	if (!rc)
 		rc = put_new(st, META_P, 1, "next_ino", next, sizeof(next));
@@ -1290,8 +1035,8 @@ const struct store_ops ddb_ops = {
     .sync = ddb_sync,
     .generation = ddb_generation,
     .origin = ddb_origin,
-    .change_last = op_change_last,
-    .changes = op_changes,
+    .change_last = ddb_op_change_last,
+    .changes = ddb_op_changes,
     .barrier = ddb_barrier,
     .features = 0, /* no streams, indexes, expiry index, check or backup */
 };

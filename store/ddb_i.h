@@ -1,12 +1,17 @@
 /*
  * ddb_i.h - the DynamoDB-API backend's private types, shared by its files:
- *   ddb_kv.c  records (p, s) -> bytes in one DynamoDB table, read through a
- *             transaction's overlay; the write lock, the commit (one
- *             TransactWriteItems, or an intent record rolled forward), the
- *             generation poller; opening and creating a store;
- *   ddb.c     the item operations (inodes, entries, data, xattrs, orphans,
- *             the change log) over those records, with the rules lmdb.c
- *             keeps: link counts, the item limit, data checksums.
+ *   ddb_client.c  one DynamoDB call over HTTP(S) (ddb_client.h), with
+ *                 ddb_sigv4.c (signing) and ddb_attr.c (typed values);
+ *   ddb_kv.c      records (p, s) -> bytes in one table, read through a
+ *                 transaction's overlay; ranges; the change records;
+ *   ddb_commit.c  the write lock, begin/commit/abort, applying a write set
+ *                 (one TransactWriteItems, or an intent rolled forward);
+ *   ddb_open.c    the URL, the table, credentials, the generation poller,
+ *                 the read barrier, statfs;
+ *   ddb.c         the item operations (inodes, entries, data, xattrs,
+ *                 orphans) over records, with the rules lmdb.c keeps: link
+ *                 counts, the item limit, data checksums;
+ *   ddb_meta.c    the change log and the usage counters.
  * docs/ddb-backend.md is the design: the record layout, the commit and the
  * consistency each part gives. Only these files include ddb_client.h's
  * JSON types; nothing of DynamoDB leaves store/.
@@ -132,6 +137,21 @@ static inline void ddb_be64(unsigned char *b, uint64_t v)
 		b[i] = (unsigned char)(v >> (56 - 8 * i));
 }
 
+static inline unsigned char *ddb_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+static inline unsigned char *ddb_put64(unsigned char *p, uint64_t v)
+{
+	ddb_be64(p, v);
+	return p + 8;
+}
+
 static inline uint32_t ddb_get_be32(const unsigned char *b)
 {
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -145,6 +165,27 @@ static inline uint64_t ddb_get_be64(const unsigned char *b)
 		v = v << 8 | b[i];
 	return v;
 }
+
+/* ddb_kv.c: maps and requests, for ddb_commit.c */
+
+/* Sets (p, s) in m to a copy of v, or to gone (v unused) when gone. -ENOMEM. */
+int ddb_map_set(struct ddb_map *m, const void *p, size_t plen, const void *s, size_t slen,
+		const void *v, size_t vlen, bool gone);
+/* Frees every record of m and empties it. */
+void ddb_map_clear(struct ddb_map *m);
+/* {"p": {"B": p}, "s": {"B": s}}: a key for a request (NULL: no memory). */
+json_t *ddb_key_json(const void *p, size_t plen, const void *s, size_t slen);
+/* The record r as a PutItem's Item: 0 with *out (transferred), or -ENOMEM. */
+int ddb_put_json(json_t **out, const struct ddb_store *st, const struct ddb_rec *r);
+/*
+ * ddb_call() with req transferred (NULL: -ENOMEM); *resp as ddb_call()'s,
+ * or resp NULL when only the status matters (ddb_request_noresp()).
+ */
+int ddb_request(struct ddb_store *st, const char *op, json_t *req, json_t **resp);
+int ddb_request_noresp(struct ddb_store *st, const char *op, json_t *req);
+/* GetItem of (p, s): 0 with *v malloc'd (NULL when empty), or -ENOENT. */
+int ddb_remote_get(struct ddb_store *st, const void *p, size_t plen, const void *s, size_t slen,
+		   bool strong, void **v, size_t *vlen);
 
 /* ddb_kv.c: records through a transaction */
 
@@ -186,7 +227,7 @@ int ddb_txn_break(struct ddb_txn *t, int rc);
 /* A change log record, appended to the root with the next seq. */
 int ddb_change_add(struct ddb_txn *t, uint8_t kind, uint64_t ino, uint64_t parent, const char *name,
 		   size_t len);
-/* Encodes/decodes the records of one log entry (ddb.c). */
+/* Encodes the records of one log entry (ddb_meta.c). */
 size_t ddb_changes_encode(const struct ddb_change *c, size_t n, uint64_t origin,
 			  unsigned char *out);
 size_t ddb_changes_encoded_len(const struct ddb_change *c, size_t n);
@@ -219,8 +260,13 @@ extern const struct store_ops ddb_ops;
  */
 int ddb_table_name(const char *prefix, size_t len, char *out, size_t size);
 
-/* ddb.c: the usage counters (statfs), as t sees them; zeros when absent. */
+/* ddb_meta.c: the usage counters (statfs), as t sees them; zeros when absent. */
 int ddb_usage_get(struct ddb_txn *t, uint64_t *bytes, uint64_t *inodes);
+/* ddb_meta.c: moves them by dbytes and dinodes in t (never below zero). */
+int ddb_usage_add(struct ddb_txn *t, int64_t dbytes, int64_t dinodes);
+/* ddb_meta.c: store_change_last() and store_changes() of this backend. */
+int ddb_op_change_last(struct store_txn *txn, uint64_t *seq);
+int ddb_op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg);
 
 /* ddb.c: the first records of a new store (root, next_ino, seq, format) */
 int ddb_store_init_records(struct ddb_store *st);

@@ -1,17 +1,15 @@
 /*
- * ddb_kv.c - the DynamoDB-API backend's records and transactions.
+ * ddb_kv.c - the DynamoDB-API backend's records, as a transaction sees
+ * them.
  *
  * A store is one DynamoDB table with a binary hash key p and a binary
  * range key s; every record is (p, s) -> v (binary). A transaction reads
  * through its overlay (its own writes, its parents', what its root read
- * before) and writes only to the overlay; the root's commit sends the
- * whole write set at once. Write transactions of all mounts are serialised
- * by a lease lock (record m/lock, taken with a conditional write), so a
- * transaction's reads are current and its commit cannot conflict. The
- * commit is one TransactWriteItems where the server has it and the set
- * fits; otherwise an intent: the write set is stored first, then applied,
- * then deleted, and a writer that takes over an expired lock rolls a
- * leftover intent forward. docs/ddb-backend.md states what each way holds.
+ * before) and writes only to the overlay; nothing reaches the server
+ * before the root's commit, which sends the whole write set at once
+ * (ddb_commit.c, with the write lock). Here: the overlay's maps, the
+ * requests that read records, ranges in key order, and the change log
+ * records a transaction collects.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,19 +26,6 @@
 #include "ddb_i.h"
 
 #define MAP_INIT 64u
-#define TRANSACT_MAX_ACTIONS 100u
-#define TRANSACT_MAX_BYTES (3u * 1024u * 1024u) /* DynamoDB's limit is 4 MB */
-#define INTENT_PART_MAX (300u * 1024u)
-#define BATCH_WRITE_MAX 25u
-#define LOG_ENTRY_MAX (300u * 1024u)
-
-static uint64_t now_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- maps --------------------------------------------------------------- */
 
@@ -87,8 +72,8 @@ static int map_grow(struct ddb_map *m)
 }
 
 /* Sets (p, s) to v (copied), or to gone when v is NULL and gone is true. */
-static int map_set(struct ddb_map *m, const void *p, size_t plen, const void *s, size_t slen,
-		   const void *v, size_t vlen, bool gone)
+int ddb_map_set(struct ddb_map *m, const void *p, size_t plen, const void *s, size_t slen,
+		const void *v, size_t vlen, bool gone)
 {
 	uint64_t h = key_hash(p, plen, s, slen);
 	struct ddb_rec *r = map_find(m, p, plen, s, slen, h);
@@ -148,7 +133,7 @@ static void map_del(struct ddb_map *m, const void *p, size_t plen, const void *s
 	}
 }
 
-static void map_clear(struct ddb_map *m)
+void ddb_map_clear(struct ddb_map *m)
 {
 	for (size_t i = 0; i < m->nslots; i++)
 		for (struct ddb_rec *r = m->slots[i], *next; r; r = next) {
@@ -162,12 +147,12 @@ static void map_clear(struct ddb_map *m)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static json_t *key_json(const void *p, size_t plen, const void *s, size_t slen)
+json_t *ddb_key_json(const void *p, size_t plen, const void *s, size_t slen)
 {
 	return json_pack("{s:o, s:o}", "p", ddb_bin(p, plen), "s", ddb_bin(s, slen));
 }
 
-static int call(struct ddb_store *st, const char *op, json_t *req, json_t **resp)
+int ddb_request(struct ddb_store *st, const char *op, json_t *req, json_t **resp)
 {
 	json_t *r = NULL;
 	int rc;
@@ -181,22 +166,22 @@ static int call(struct ddb_store *st, const char *op, json_t *req, json_t **resp
 }
 
 /* A call whose answer is only its status. */
-static int call_noresp(struct ddb_store *st, const char *op, json_t *req)
+int ddb_request_noresp(struct ddb_store *st, const char *op, json_t *req)
 {
-	return call(st, op, req, NULL);
+	return ddb_request(st, op, req, NULL);
 }
 
 /* GetItem of (p, s): 0 with *v malloc'd, or -ENOENT. */
-static int remote_get(struct ddb_store *st, const void *p, size_t plen, const void *s, size_t slen,
-		      bool strong, void **v, size_t *vlen)
+int ddb_remote_get(struct ddb_store *st, const void *p, size_t plen, const void *s, size_t slen,
+		   bool strong, void **v, size_t *vlen)
 {
 	json_t *resp = NULL, *item;
 	int rc;
 
-	rc = call(st, "GetItem",
-		  json_pack("{s:s, s:o, s:b}", "TableName", st->table, "Key",
-			    key_json(p, plen, s, slen), "ConsistentRead", strong),
-		  &resp);
+	rc = ddb_request(st, "GetItem",
+			 json_pack("{s:s, s:o, s:b}", "TableName", st->table, "Key",
+				   ddb_key_json(p, plen, s, slen), "ConsistentRead", strong),
+			 &resp);
 	if (rc)
 		return rc;
 	item = json_object_get(resp, "Item");
@@ -214,9 +199,9 @@ static int remote_get(struct ddb_store *st, const void *p, size_t plen, const vo
 	return rc;
 }
 
-static int remote_put_req(json_t **out, const struct ddb_store *st, const struct ddb_rec *r)
+int ddb_put_json(json_t **out, const struct ddb_store *st, const struct ddb_rec *r)
 {
-	json_t *item = key_json(r->key, r->plen, r->key + r->plen, r->slen);
+	json_t *item = ddb_key_json(r->key, r->plen, r->key + r->plen, r->slen);
 
 	if (item && r->vlen)
 		json_object_set_new(item, "v", ddb_bin(r->v, r->vlen));
@@ -259,10 +244,10 @@ int ddb_rec_get(struct ddb_txn *t, const void *p, size_t plen, const void *s, si
 	r = map_find(&t->root->reads, p, plen, s, slen, h);
 	if (r)
 		goto found;
-	rc = remote_get(st, p, plen, s, slen, reads_strong(t), &got, &gotlen);
+	rc = ddb_remote_get(st, p, plen, s, slen, reads_strong(t), &got, &gotlen);
 	if (rc && rc != -ENOENT)
 		return ddb_txn_break(t, rc);
-	rc = map_set(&t->root->reads, p, plen, s, slen, got, gotlen, rc == -ENOENT);
+	rc = ddb_map_set(&t->root->reads, p, plen, s, slen, got, gotlen, rc == -ENOENT);
 	free(got);
 	if (rc)
 		return ddb_txn_break(t, rc);
@@ -287,7 +272,7 @@ int ddb_rec_put(struct ddb_txn *t, const void *p, size_t plen, const void *s, si
 		return -EROFS;
 	if (t->root->err)
 		return t->root->err;
-	return ddb_txn_break(t, map_set(&t->writes, p, plen, s, slen, v, vlen, false));
+	return ddb_txn_break(t, ddb_map_set(&t->writes, p, plen, s, slen, v, vlen, false));
 }
 
 int ddb_rec_del(struct ddb_txn *t, const void *p, size_t plen, const void *s, size_t slen)
@@ -296,7 +281,7 @@ int ddb_rec_del(struct ddb_txn *t, const void *p, size_t plen, const void *s, si
 		return -EROFS;
 	if (t->root->err)
 		return t->root->err;
-	return ddb_txn_break(t, map_set(&t->writes, p, plen, s, slen, NULL, 0, true));
+	return ddb_txn_break(t, ddb_map_set(&t->writes, p, plen, s, slen, NULL, 0, true));
 }
 
 /* A record of a range, collected before the overlay is laid over it. */
@@ -387,7 +372,7 @@ int ddb_rec_range(struct ddb_txn *t, const void *p, size_t plen, const void *pre
 		if (req && start)
 			json_object_set_new(req, "ExclusiveStartKey", start);
 		start = NULL;
-		rc = call(st, "Query", req, &resp);
+		rc = ddb_request(st, "Query", req, &resp);
 		if (rc)
 			break;
 		items = json_object_get(resp, "Items");
@@ -403,7 +388,7 @@ int ddb_rec_range(struct ddb_txn *t, const void *p, size_t plen, const void *pre
 					rc = 0;
 			}
 			if (rc == 0 && in_range(s, slen, prefix, prefixlen, after, afterlen)) {
-				rc = map_set(&merged, p, plen, s, slen, v, vlen, false);
+				rc = ddb_map_set(&merged, p, plen, s, slen, v, vlen, false);
 				got++;
 			}
 			free(s);
@@ -432,8 +417,8 @@ int ddb_rec_range(struct ddb_txn *t, const void *p, size_t plen, const void *pre
 					if (r->plen == plen && memcmp(r->key, p, plen) == 0 &&
 					    in_range(r->key + plen, r->slen, prefix, prefixlen,
 						     after, afterlen))
-						rc = map_set(&merged, p, plen, r->key + plen,
-							     r->slen, r->v, r->vlen, r->gone);
+						rc = ddb_map_set(&merged, p, plen, r->key + plen,
+								 r->slen, r->v, r->vlen, r->gone);
 		}
 	}
 	if (rc)
@@ -454,7 +439,7 @@ int ddb_rec_range(struct ddb_txn *t, const void *p, size_t plen, const void *pre
 		rc = fn(arg, ents[i].s, ents[i].slen, ents[i].v, ents[i].vlen);
 out:
 	free(ents);
-	map_clear(&merged);
+	ddb_map_clear(&merged);
 	return rc;
 }
 
@@ -493,660 +478,4 @@ int ddb_change_add(struct ddb_txn *t, uint8_t kind, uint64_t ino, uint64_t paren
 		memcpy(c->name, name, len);
 	root->nchanges++;
 	return 0;
-}
-
-/* ---- the write lock ---------------------------------------------------------- */
-
-static const unsigned char META_P[1] = {DDB_P_META};
-
-static json_t *lock_key(void)
-{
-	return key_json(META_P, 1, "lock", 4);
-}
-
-/* The lock's owner and expiry, read strongly: 0, -ENOENT (no lock), or an error. */
-static int lock_read(struct ddb_store *st, uint64_t *owner, uint64_t *expires)
-{
-	json_t *resp = NULL, *item;
-	int rc = call(st, "GetItem",
-		      json_pack("{s:s, s:o, s:b}", "TableName", st->table, "Key", lock_key(),
-				"ConsistentRead", 1),
-		      &resp);
-
-	if (rc)
-		return rc;
-	item = json_object_get(resp, "Item");
-	rc = item ? ddb_get_num(item, "o", owner) : -ENOENT;
-	if (rc == 0)
-		rc = ddb_get_num(item, "e", expires);
-	json_decref(resp);
-	return rc;
-}
-
-/*
- * Takes the store's write lock: a conditional put that succeeds when there
- * is none or the one there has expired. *stolen: it had expired (its
- * holder died), so a leftover intent may need rolling forward. Waits
- * (with backoff) while another mount holds it. A put the client retried
- * after its first answer was lost fails its condition on the lock it took
- * itself: the first refusal reads the lock, and finds it ours.
- */
-static int lock_take(struct ddb_store *st, bool *stolen)
-{
-	unsigned waited_ms = 0, pause = 2;
-	bool warned = false, looked = false;
-
-	for (;;) {
-		uint64_t now = now_ms(CLOCK_REALTIME), exp = now + st->lease_ms;
-		json_t *resp = NULL;
-		char cond[] = "attribute_not_exists(#p) OR #e < :now";
-		int rc;
-
-		rc = call(st, "PutItem",
-			  json_pack("{s:s, s:{s:o, s:o, s:o, s:o}, s:s, s:{s:s, s:s}, s:{s:o}, "
-				    "s:s}",
-				    "TableName", st->table, "Item", "p", ddb_bin(META_P, 1), "s",
-				    ddb_bin("lock", 4), "o", ddb_num(st->origin), "e", ddb_num(exp),
-				    "ConditionExpression", cond, "ExpressionAttributeNames", "#p",
-				    "p", "#e", "e", "ExpressionAttributeValues", ":now",
-				    ddb_num(now), "ReturnValues", "ALL_OLD"),
-			  &resp);
-		if (rc == 0) {
-			*stolen = json_object_get(resp, "Attributes") != NULL;
-			json_decref(resp);
-			pthread_mutex_lock(&st->lock_mu);
-			st->lock_held = true;
-			st->lock_expires_ms = exp;
-			pthread_mutex_unlock(&st->lock_mu);
-			return 0;
-		}
-		if (rc != -EEXIST)
-			return rc;
-		if (!looked) {
-			uint64_t owner = 0, seen = 0;
-
-			looked = true;
-			if (lock_read(st, &owner, &seen) == 0 && owner == st->origin) {
-				*stolen =
-				    true; /* what it replaced is unknown: look for an intent */
-				pthread_mutex_lock(&st->lock_mu);
-				st->lock_held = true;
-				st->lock_expires_ms = seen;
-				pthread_mutex_unlock(&st->lock_mu);
-				return 0;
-			}
-		}
-		if (!warned && waited_ms > 2 * st->lease_ms) {
-			ddb_log(st, LOG_WARNING,
-				"waiting for the write lock held by another mount");
-			warned = true;
-		}
-		usleep(pause * 1000u);
-		waited_ms += pause;
-		pause = pause < 64 ? pause * 2 : 64;
-	}
-}
-
-static void lock_release(struct ddb_store *st)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock_mu);
-	st->lock_held = false;
-	pthread_mutex_unlock(&st->lock_mu);
-	rc = call_noresp(st, "DeleteItem",
-			 json_pack("{s:s, s:o, s:s, s:{s:s}, s:{s:o}}", "TableName", st->table,
-				   "Key", lock_key(), "ConditionExpression", "#o = :o",
-				   "ExpressionAttributeNames", "#o", "o",
-				   "ExpressionAttributeValues", ":o", ddb_num(st->origin)));
-	if (rc)
-		ddb_log(st, LOG_WARNING,
-			"could not release the write lock (%s): it expires "
-			"by itself",
-			strerror(-rc));
-}
-
-/* Extends the lease when less than half of it is left (the poller calls it). */
-void ddb_lock_renew(struct ddb_store *st)
-{
-	uint64_t now = now_ms(CLOCK_REALTIME), exp;
-	int rc;
-
-	pthread_mutex_lock(&st->lock_mu);
-	if (!st->lock_held || st->lock_expires_ms > now + st->lease_ms / 2) {
-		pthread_mutex_unlock(&st->lock_mu);
-		return;
-	}
-	exp = now + st->lease_ms;
-	rc = call_noresp(st, "UpdateItem",
-			 json_pack("{s:s, s:o, s:s, s:s, s:{s:s, s:s}, s:{s:o, s:o}}", "TableName",
-				   st->table, "Key", lock_key(), "UpdateExpression", "SET #e = :e",
-				   "ConditionExpression", "#o = :o", "ExpressionAttributeNames",
-				   "#o", "o", "#e", "e", "ExpressionAttributeValues", ":o",
-				   ddb_num(st->origin), ":e", ddb_num(exp)));
-	if (rc == 0)
-		st->lock_expires_ms = exp;
-	else
-		ddb_log(st, LOG_ERR, "could not renew the write lock: %s", strerror(-rc));
-	pthread_mutex_unlock(&st->lock_mu);
-}
-
-/* ---- applying a write set ------------------------------------------------------ */
-
-/* Puts and deletes recs with BatchWriteItem, 25 at a time, until all are done. */
-static int apply_batch(struct ddb_store *st, struct ddb_rec **recs, size_t n)
-{
-	for (size_t at = 0; at < n;) {
-		size_t k = n - at < BATCH_WRITE_MAX ? n - at : BATCH_WRITE_MAX;
-		json_t *reqs = json_array(), *resp = NULL, *left;
-		unsigned pause = 5;
-		int rc = reqs ? 0 : -ENOMEM;
-
-		for (size_t i = 0; rc == 0 && i < k; i++) {
-			struct ddb_rec *r = recs[at + i];
-			json_t *item;
-
-			if (r->gone)
-				json_array_append_new(
-				    reqs, json_pack("{s:{s:o}}", "DeleteRequest", "Key",
-						    key_json(r->key, r->plen, r->key + r->plen,
-							     r->slen)));
-			else if ((rc = remote_put_req(&item, st, r)) == 0)
-				json_array_append_new(
-				    reqs, json_pack("{s:{s:o}}", "PutRequest", "Item", item));
-		}
-		if (rc) {
-			json_decref(reqs);
-			return rc;
-		}
-		rc = call(st, "BatchWriteItem",
-			  json_pack("{s:{s:o}}", "RequestItems", st->table, reqs), &resp);
-		/* What the server did not get to comes back; send it again. */
-		while (rc == 0 &&
-		       (left = json_object_get(json_object_get(resp, "UnprocessedItems"),
-					       st->table)) &&
-		       json_array_size(left) > 0) {
-			json_t *again = json_pack("{s:{s:O}}", "RequestItems", st->table, left);
-
-			json_decref(resp);
-			resp = NULL;
-			usleep(pause * 1000u);
-			pause = pause < 500 ? pause * 2 : 500;
-			rc = call(st, "BatchWriteItem", again, &resp);
-		}
-		json_decref(resp);
-		if (rc)
-			return rc;
-		at += k;
-	}
-	return 0;
-}
-
-/* The ops of a write set, serialised: u8 gone, u16 plen, u16 slen, u32 vlen, bytes. */
-static size_t op_len(const struct ddb_rec *r)
-{
-	return 9u + r->plen + r->slen + r->vlen;
-}
-
-static unsigned char *op_put(unsigned char *b, const struct ddb_rec *r)
-{
-	*b++ = r->gone;
-	*b++ = (unsigned char)(r->plen >> 8);
-	*b++ = (unsigned char)r->plen;
-	*b++ = (unsigned char)(r->slen >> 8);
-	*b++ = (unsigned char)r->slen;
-	for (int i = 3; i >= 0; i--)
-		*b++ = (unsigned char)(r->vlen >> (8 * i));
-	memcpy(b, r->key, r->plen + r->slen);
-	b += r->plen + r->slen;
-	if (r->vlen)
-		memcpy(b, r->v, r->vlen);
-	return b + r->vlen;
-}
-
-/* Parses ops in buf into map m (later ops win, as they were written). */
-static int ops_parse(struct ddb_map *m, const unsigned char *b, size_t len)
-{
-	while (len > 0) {
-		size_t plen, slen, vlen;
-		int rc;
-
-		if (len < 9)
-			return -EIO;
-		plen = (size_t)b[1] << 8 | b[2];
-		slen = (size_t)b[3] << 8 | b[4];
-		vlen = (size_t)b[5] << 24 | (size_t)b[6] << 16 | (size_t)b[7] << 8 | b[8];
-		if (len < 9 + plen + slen + vlen)
-			return -EIO;
-		rc = map_set(m, b + 9, plen, b + 9 + plen, slen, b + 9 + plen + slen, vlen,
-			     b[0] != 0);
-		if (rc)
-			return rc;
-		b += 9 + plen + slen + vlen;
-		len -= 9 + plen + slen + vlen;
-	}
-	return 0;
-}
-
-/* The records of map m as an array, the meta and log records last. */
-static struct ddb_rec **map_array(const struct ddb_map *m, size_t *n)
-{
-	struct ddb_rec **a = malloc((m->count ? m->count : 1) * sizeof(*a));
-	size_t k = 0;
-
-	if (!a)
-		return NULL;
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < m->nslots; i++)
-			for (struct ddb_rec *r = m->slots[i]; r; r = r->next) {
-				bool late = r->key[0] == DDB_P_META || r->key[0] == DDB_P_LOG;
-
-				if (late == (pass == 1))
-					a[k++] = r;
-			}
-	*n = k;
-	return a;
-}
-
-static const unsigned char INTENT_P[1] = {DDB_P_INTENT};
-
-/*
- * Applies the write set m by intent: its ops are stored in parts under a
- * fresh id, the intent record naming them is written, the ops are applied
- * (items first, then the log and the commit counter, so another mount
- * learns of the commit only once it is all there), and the intent goes.
- */
-static int apply_intent(struct ddb_store *st, const struct ddb_map *m)
-{
-	size_t n, parts = 0;
-	struct ddb_rec **recs = map_array(m, &n);
-	struct ddb_map ps = {0};
-	uint64_t id = st->origin ^ now_ms(CLOCK_REALTIME) << 20 ^ (uint64_t)random();
-	unsigned char *buf = NULL, ikey[12], ival[12];
-	size_t used = 0;
-	int rc = 0;
-
-	if (!recs)
-		return -ENOMEM;
-	buf = malloc(INTENT_PART_MAX + 64u * 1024u + DDB_DATA_CHUNK);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	ddb_be64(ikey, id);
-	for (size_t i = 0; rc == 0 && i <= n; i++) {
-		if (i < n && (used == 0 || used + op_len(recs[i]) <= INTENT_PART_MAX)) {
-			used = (size_t)(op_put(buf + used, recs[i]) - buf);
-			continue;
-		}
-		if (used) { /* this part is full, or the last */
-			ikey[8] = (unsigned char)(parts >> 24);
-			ikey[9] = (unsigned char)(parts >> 16);
-			ikey[10] = (unsigned char)(parts >> 8);
-			ikey[11] = (unsigned char)parts;
-			rc = map_set(&ps, INTENT_P, 1, ikey, 12, buf, used, false);
-			parts++;
-			used = 0;
-		}
-		if (i < n)
-			i--; /* this op starts the next part */
-	}
-	if (rc)
-		goto out;
-	{
-		size_t np;
-		struct ddb_rec **pa = map_array(&ps, &np);
-
-		rc = pa ? apply_batch(st, pa, np) : -ENOMEM;
-		free(pa);
-	}
-	if (rc)
-		goto out;
-	ddb_be64(ival, id);
-	ival[8] = (unsigned char)(parts >> 24);
-	ival[9] = (unsigned char)(parts >> 16);
-	ival[10] = (unsigned char)(parts >> 8);
-	ival[11] = (unsigned char)parts;
-	rc = call_noresp(st, "PutItem",
-			 json_pack("{s:s, s:{s:o, s:o, s:o}}", "TableName", st->table, "Item", "p",
-				   ddb_bin(META_P, 1), "s", ddb_bin("intent", 6), "v",
-				   ddb_bin(ival, 12)));
-	/* From here the commit happens: a crash leaves it to the next writer. */
-	if (rc == 0)
-		rc = apply_batch(st, recs, n);
-	if (rc == 0)
-		rc = call_noresp(st, "DeleteItem",
-				 json_pack("{s:s, s:o}", "TableName", st->table, "Key",
-					   key_json(META_P, 1, "intent", 6)));
-	if (rc == 0) {
-		size_t np;
-		struct ddb_rec **pa;
-
-		for (size_t i = 0; i < ps.nslots; i++)
-			for (struct ddb_rec *r = ps.slots[i]; r; r = r->next)
-				r->gone = true;
-		pa = map_array(&ps, &np);
-		rc = pa ? apply_batch(st, pa, np) : -ENOMEM;
-		free(pa);
-	}
-out:
-	map_clear(&ps);
-	free(buf);
-	free(recs);
-	return rc;
-}
-
-/* Rolls forward the intent a dead writer left, if any; under the lock. */
-static int recover_intent(struct ddb_store *st)
-{
-	void *v = NULL;
-	size_t vlen = 0, np;
-	struct ddb_map m = {0};
-	struct ddb_rec **recs;
-	uint64_t id, parts;
-	unsigned char ikey[12];
-	int rc;
-
-	rc = remote_get(st, META_P, 1, "intent", 6, true, &v, &vlen);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	if (vlen != 12) {
-		free(v);
-		ddb_log(st, LOG_ERR, "the intent record has %zu bytes, expected 12", vlen);
-		return -EIO;
-	}
-	id = ddb_get_be64(v);
-	parts = (uint64_t)((unsigned char *)v)[8] << 24 | (uint64_t)((unsigned char *)v)[9] << 16 |
-		(uint64_t)((unsigned char *)v)[10] << 8 | ((unsigned char *)v)[11];
-	free(v);
-	ddb_log(st, LOG_NOTICE, "rolling forward the commit a dead mount left (%" PRIu64 " parts)",
-		parts);
-	ddb_be64(ikey, id);
-	for (uint64_t i = 0; rc == 0 && i < parts; i++) {
-		ikey[8] = (unsigned char)(i >> 24);
-		ikey[9] = (unsigned char)(i >> 16);
-		ikey[10] = (unsigned char)(i >> 8);
-		ikey[11] = (unsigned char)i;
-		rc = remote_get(st, INTENT_P, 1, ikey, 12, true, &v, &vlen);
-		if (rc == 0)
-			rc = ops_parse(&m, v, vlen);
-		free(v);
-		v = NULL;
-	}
-	recs = rc ? NULL : map_array(&m, &np);
-	if (!rc && !recs)
-		rc = -ENOMEM;
-	if (!rc)
-		rc = apply_batch(st, recs, np);
-	free(recs);
-	map_clear(&m);
-	if (!rc)
-		rc = call_noresp(st, "DeleteItem",
-				 json_pack("{s:s, s:o}", "TableName", st->table, "Key",
-					   key_json(META_P, 1, "intent", 6)));
-	if (rc)
-		ddb_log(st, LOG_ERR, "could not roll forward the leftover commit: %s",
-			strerror(-rc));
-	return rc;
-}
-
-/* The whole write set m in one TransactWriteItems, releasing the lock in it. */
-static int apply_transact(struct ddb_store *st, const struct ddb_map *m)
-{
-	size_t n;
-	struct ddb_rec **recs = map_array(m, &n);
-	json_t *items = json_array(), *reasons = NULL, *resp = NULL, *req;
-	char errtype[DDB_ERRTYPE_MAX], token[40];
-	int rc = recs && items ? 0 : -ENOMEM;
-
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct ddb_rec *r = recs[i];
-		json_t *item;
-
-		if (r->gone)
-			json_array_append_new(
-			    items,
-			    json_pack("{s:{s:s, s:o}}", "Delete", "TableName", st->table, "Key",
-				      key_json(r->key, r->plen, r->key + r->plen, r->slen)));
-		else if ((rc = remote_put_req(&item, st, r)) == 0)
-			json_array_append_new(items, json_pack("{s:{s:s, s:o}}", "Put", "TableName",
-							       st->table, "Item", item));
-	}
-	if (rc == 0)
-		json_array_append_new(
-		    items, json_pack("{s:{s:s, s:o, s:s, s:{s:s}, s:{s:o}}}", "Delete", "TableName",
-				     st->table, "Key", lock_key(), "ConditionExpression", "#o = :o",
-				     "ExpressionAttributeNames", "#o", "o",
-				     "ExpressionAttributeValues", ":o", ddb_num(st->origin)));
-	free(recs);
-	if (rc) {
-		json_decref(items);
-		return rc;
-	}
-	/* The same token on the client's retries: a transaction whose first
-	 * answer was lost is not applied twice, nor refused (its lock is gone). */
-	snprintf(token, sizeof(token), "%016" PRIx64 "-%016" PRIx64, st->origin,
-		 atomic_fetch_add(&st->commits, 1));
-	req = json_pack("{s:o, s:s}", "TransactItems", items, "ClientRequestToken", token);
-	rc = req ? ddb_call_reasons(st->client, "TransactWriteItems", req, &resp, errtype, &reasons)
-		 : -ENOMEM;
-	if (rc == -ECANCELED) {
-		ddb_log(st, LOG_ERR, "the commit was cancelled (%s): the write lock was lost",
-			errtype);
-		rc = -EIO;
-	}
-	json_decref(req);
-	json_decref(resp);
-	json_decref(reasons);
-	return rc;
-}
-
-/* ---- begin, commit, abort ----------------------------------------------------------- */
-
-static int seq_read(struct ddb_txn *t, uint64_t *seq, uint64_t *trimmed)
-{
-	const unsigned char *v;
-	size_t vlen;
-	int rc = ddb_rec_get(t, META_P, 1, "seq", 3, &v, &vlen);
-
-	if (rc == 0 && vlen != 16) {
-		ddb_log(ddb_txn_store(t), LOG_ERR, "the seq record has %zu bytes, expected 16",
-			vlen);
-		rc = -EIO;
-	}
-	if (rc == -ENOENT) {
-		ddb_log(ddb_txn_store(t), LOG_ERR, "the store has no seq record");
-		rc = -EIO;
-	}
-	if (rc == 0) {
-		*seq = ddb_get_be64(v);
-		*trimmed = ddb_get_be64(v + 8);
-	}
-	return rc;
-}
-
-int ddb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
-{
-	struct ddb_store *st = ddb_store_of(s);
-	struct ddb_txn *t;
-	bool stolen = false;
-	int rc;
-
-	if ((flags & STORE_TXN_WRITE) && st->read_only)
-		return -EROFS;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->base.st = s;
-	t->root = t;
-	t->write = flags & STORE_TXN_WRITE;
-	t->strong = now_ms(CLOCK_MONOTONIC) < atomic_load(&st->strong_until_ms);
-	if (t->write) {
-		pthread_mutex_lock(&st->write_mu);
-		rc = lock_take(st, &stolen);
-		if (rc == 0 && stolen)
-			rc = recover_intent(st);
-		if (rc == 0) {
-			t->lock_taken = true;
-			rc = seq_read(t, &t->seq_base, &t->trimmed);
-		}
-		if (rc) {
-			if (t->lock_taken)
-				lock_release(st);
-			pthread_mutex_unlock(&st->write_mu);
-			map_clear(&t->reads);
-			free(t);
-			return rc;
-		}
-	}
-	*out = &t->base;
-	return 0;
-}
-
-int ddb_txn_begin_nested(struct store_txn *parent, struct store_txn **out)
-{
-	struct ddb_txn *p = ddb_txn_of(parent), *t;
-
-	if (!p->root->write)
-		return -EINVAL;
-	if (p->root->err)
-		return p->root->err;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->base.st = parent->st;
-	t->parent = p;
-	t->root = p->root;
-	t->write = true;
-	t->changes_mark = p->root->nchanges;
-	*out = &t->base;
-	return 0;
-}
-
-static void txn_free(struct ddb_txn *t)
-{
-	map_clear(&t->writes);
-	map_clear(&t->reads);
-	free(t->changes);
-	free(t);
-}
-
-/* Adds the root's change records, as log entries, and the new seq to its writes. */
-static int log_records(struct ddb_txn *t)
-{
-	const unsigned char LOG_P[1] = {DDB_P_LOG};
-	unsigned char key[8], seqv[16], *buf;
-	size_t at = 0;
-	int rc = 0;
-
-	if (!t->nchanges)
-		return 0;
-	buf = malloc(LOG_ENTRY_MAX + 512);
-	if (!buf)
-		return -ENOMEM;
-	while (rc == 0 && at < t->nchanges) {
-		size_t k = 0, len = 0;
-
-		while (at + k < t->nchanges &&
-		       (k == 0 ||
-			len + ddb_changes_encoded_len(&t->changes[at + k], 1) <= LOG_ENTRY_MAX)) {
-			len += ddb_changes_encoded_len(&t->changes[at + k], 1);
-			k++;
-		}
-		len = ddb_changes_encode(&t->changes[at], k, ddb_txn_store(t)->origin, buf);
-		ddb_be64(key, t->changes[at + k - 1].seq);
-		rc = map_set(&t->writes, LOG_P, 1, key, 8, buf, len, false);
-		at += k;
-	}
-	free(buf);
-	if (rc)
-		return rc;
-	/*
-	 * The log is not trimmed yet on this backend (docs/ddb-backend.md,
-	 * "Limits"): trimmed stays what it was.
-	 */
-	ddb_be64(seqv, t->seq_base + t->nchanges);
-	ddb_be64(seqv + 8, t->trimmed);
-	return map_set(&t->writes, META_P, 1, "seq", 3, seqv, 16, false);
-}
-
-int ddb_txn_commit(struct store_txn *txn)
-{
-	struct ddb_txn *t = ddb_txn_of(txn);
-	struct ddb_store *st = ddb_txn_store(t);
-	size_t bytes = 0;
-	int rc;
-
-	if (t->parent) { /* into the parent's overlay */
-		struct ddb_txn *p = t->parent;
-
-		rc = t->root->err;
-		for (size_t i = 0; rc == 0 && i < t->writes.nslots; i++)
-			for (struct ddb_rec *r = t->writes.slots[i]; rc == 0 && r; r = r->next)
-				rc = map_set(&p->writes, r->key, r->plen, r->key + r->plen, r->slen,
-					     r->v, r->vlen, r->gone);
-		if (rc) {
-			ddb_txn_break(t, rc);
-			t->root->nchanges = t->changes_mark;
-		}
-		txn_free(t);
-		return rc;
-	}
-	if (!t->write) {
-		rc = t->err;
-		txn_free(t);
-		return rc;
-	}
-	rc = t->err;
-	if (rc == 0)
-		rc = log_records(t);
-	for (size_t i = 0; rc == 0 && i < t->writes.nslots; i++)
-		for (struct ddb_rec *r = t->writes.slots[i]; r; r = r->next)
-			bytes += op_len(r) + 32;
-	if (rc == 0 && t->writes.count == 0) {
-		lock_release(st);
-	} else if (rc == 0 && st->transact && t->writes.count + 1 <= TRANSACT_MAX_ACTIONS &&
-		   bytes <= TRANSACT_MAX_BYTES) {
-		rc = apply_transact(st, &t->writes);
-		pthread_mutex_lock(&st->lock_mu);
-		st->lock_held = false;
-		pthread_mutex_unlock(&st->lock_mu);
-	} else if (rc == 0) {
-		rc = apply_intent(st, &t->writes);
-		lock_release(st);
-	} else {
-		lock_release(st);
-	}
-	if (rc == 0 && t->writes.count) {
-		uint64_t last = t->seq_base + t->nchanges, g = atomic_load(&st->gen);
-
-		while (g < last && !atomic_compare_exchange_weak(&st->gen, &g, last))
-			;
-		atomic_store(&st->strong_until_ms, now_ms(CLOCK_MONOTONIC) + st->strong_ms);
-	}
-	pthread_mutex_unlock(&st->write_mu);
-	txn_free(t);
-	return rc;
-}
-
-void ddb_txn_abort(struct store_txn *txn)
-{
-	struct ddb_txn *t = ddb_txn_of(txn);
-	struct ddb_store *st;
-
-	if (!t)
-		return;
-	st = ddb_txn_store(t);
-	if (t->parent) {
-		t->root->nchanges = t->changes_mark;
-		txn_free(t);
-		return;
-	}
-	if (t->write) {
-		lock_release(st);
-		pthread_mutex_unlock(&st->write_mu);
-	}
-	txn_free(t);
 }

@@ -24,7 +24,7 @@ struct store_txn {
 int store_lmdb_open(const struct store_config *cfg, struct store **out);
 
 /*
- * Opens the DynamoDB-API backend (store/ddb_kv.c): the store_open()
+ * Opens the DynamoDB-API backend (store/ddb_open.c): the store_open()
  * contract for a cfg->path that store_path_is_url().
  */
 int store_ddb_open(const struct store_config *cfg, struct store **out);
