@@ -57,7 +57,8 @@ static void log_bad_checksum(struct fs_ctx *ctx, uint64_t ino)
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
 {
 	struct store_attr a;
-	int rc = store_inode_get(txn, f->inode->ino, &a);
+	int rc = f->writable ? store_inode_get(txn, f->inode->ino, &a) /* the latest commit */
+			     : fs_view_open_attr(ctx, txn, f->inode->ino, &a);
 
 	fs_view_pages_put(ctx, f);
 	free(f->data);

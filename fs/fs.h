@@ -383,6 +383,14 @@ void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, s
 void fs_view_trim_inodes(struct fs_ctx *ctx);
 int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		 struct store_attr *out);
+/*
+ * The attributes a reader's open starts from: the store's (its latest
+ * commit) on a backend with local reads, else fs_view_attr()'s (the read cache, which
+ * the change log keeps within the eventual bound; a strong refresh before
+ * it makes it strong). Errors: those of store_inode_get().
+ */
+int fs_view_open_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		      struct store_attr *out);
 int fs_view_lookup(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
 		   size_t len, uint64_t *ino);
 int fs_view_list(struct fs_ctx *ctx, struct store_txn *txn, uint64_t dir, store_dirent_fn fn,

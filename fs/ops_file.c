@@ -74,7 +74,9 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	rc = fs_txn_read(ctx, &txn);
 	if (rc)
 		goto err;
-	rc = store_inode_get(txn, ino, &f->attr);
+	/* a writer starts from the latest commit, whatever the backend */
+	rc = f->writable ? store_inode_get(txn, ino, &f->attr)
+			 : fs_view_open_attr(ctx, txn, ino, &f->attr);
 	if (rc == -ENOENT)
 		/*
 		 * The kernel resolved a name to an item that is gone: another

@@ -80,6 +80,7 @@ void fs_usage(FILE *out)
 	      "  -o cache_ttl=S         stat, lookup and readdir may lag other mounts of the\n"
 	      "                         store by S seconds at most (default 1; 0: never);\n"
 	      "                         an open always reads the item's latest version\n"
+	      "                         (a dynamodb:// store: within ddb_poll + cache_ttl)\n"
 	      "  -o consistent_reads    every request reads the latest commit\n"
 	      "  -o max_inodes=N        inodes the kernel may hold at once (default 131072,\n"
 	      "                         about 200 bytes of daemon memory each; 0: no bound):\n"

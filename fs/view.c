@@ -503,6 +503,14 @@ int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct
 	return rc;
 }
 
+int fs_view_open_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
+		      struct store_attr *out)
+{
+	if (fs_has(ctx, STORE_HAS_LOCAL_READS) || ctx->opts.consistent_reads)
+		return store_inode_get(txn, ino, out);
+	return fs_view_attr(ctx, txn, ino, out);
+}
+
 int fs_view_lookup(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
 		   size_t len, uint64_t *ino)
 {

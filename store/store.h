@@ -225,6 +225,10 @@ enum store_feature {
 	STORE_HAS_EXPIRY = 1u << 2,
 	STORE_HAS_CHECK = 1u << 3,  /* store_check() */
 	STORE_HAS_BACKUP = 1u << 4, /* store_backup(), snapshots */
+	/* Reads are local and cheap (a memory map): fs reads the store at
+	 * every open. Without it (a networked backend) an open may be served
+	 * from fs's read cache, which follows the change log (the DAX role). */
+	STORE_HAS_LOCAL_READS = 1u << 5,
 };
 
 /* Every backend's struct store begins with this. */

@@ -26,7 +26,7 @@
 //
 // Prints "listening PORT" on stdout once it accepts connections. Counts
 // are served at GET /stats as JSON: {"stale": N, "fresh": N, "strong": N,
-// "transactions": N, "cancelled": N}.
+// "transactions": N, "cancelled": N, "ops": {"GetItem": N, ...}}.
 'use strict';
 
 const http = require('http');
@@ -40,7 +40,7 @@ const lag = Number(lagArg);
 const up = new URL(upstream);
 const remembered = new Map(); // body -> {at, status, headers, body}
 const transact = flag === '--transact';
-const stats = {stale: 0, fresh: 0, strong: 0, transactions: 0, cancelled: 0};
+const stats = {stale: 0, fresh: 0, strong: 0, transactions: 0, cancelled: 0, ops: {}};
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 
 function forward(req, body, done) {
@@ -180,6 +180,7 @@ const server = http.createServer((req, res) => {
 		const body = Buffer.concat(chunks);
 		const target = String(req.headers['x-amz-target'] || '');
 		const op = target.slice(target.indexOf('.') + 1);
+		stats.ops[op] = (stats.ops[op] || 0) + 1;
 		if (transact && op === 'TransactWriteItems') {
 			const run = queue.then(() => transactWrite(req, body));
 			queue = run.catch(() => {});
