@@ -266,7 +266,13 @@ static int ops_parse(struct ddb_map *m, const unsigned char *b, size_t len)
 	return 0;
 }
 
-/* The records of map m as an array, the meta and log records last. */
+/* When a record is applied: items (0), then the change log (1), then m/seq (2). */
+static int phase_of(const struct ddb_rec *r)
+{
+	return r->key[0] == DDB_P_LOG ? 1 : r->key[0] == DDB_P_META ? 2 : 0;
+}
+
+/* The records of map m as an array, in phase order. */
 static struct ddb_rec **map_array(const struct ddb_map *m, size_t *n)
 {
 	struct ddb_rec **a = malloc((m->count ? m->count : 1) * sizeof(*a));
@@ -274,16 +280,30 @@ static struct ddb_rec **map_array(const struct ddb_map *m, size_t *n)
 
 	if (!a)
 		return NULL;
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 3; pass++)
 		for (size_t i = 0; i < m->nslots; i++)
-			for (struct ddb_rec *r = m->slots[i]; r; r = r->next) {
-				bool late = r->key[0] == DDB_P_META || r->key[0] == DDB_P_LOG;
-
-				if (late == (pass == 1))
+			for (struct ddb_rec *r = m->slots[i]; r; r = r->next)
+				if (phase_of(r) == pass)
 					a[k++] = r;
-			}
 	*n = k;
 	return a;
+}
+
+/*
+ * Applies recs (in phase order) one phase after the other: a
+ * BatchWriteItem has no order of its own, and another mount that sees the
+ * commit counter move must find the log records, and they the items.
+ */
+static int apply_in_order(struct ddb_store *st, struct ddb_rec **recs, size_t n)
+{
+	int rc = 0;
+
+	for (size_t at = 0, end; rc == 0 && at < n; at = end) {
+		for (end = at + 1; end < n && phase_of(recs[end]) == phase_of(recs[at]); end++)
+			;
+		rc = apply_batch(st, recs + at, end - at);
+	}
+	return rc;
 }
 
 static const unsigned char INTENT_P[1] = {DDB_P_INTENT};
@@ -351,7 +371,7 @@ static int apply_intent(struct ddb_store *st, const struct ddb_map *m)
 					  ddb_bin("intent", 6), "v", ddb_bin(ival, 12)));
 	/* From here the commit happens: a crash leaves it to the next writer. */
 	if (rc == 0)
-		rc = apply_batch(st, recs, n);
+		rc = apply_in_order(st, recs, n);
 	if (rc == 0)
 		rc = ddb_request_noresp(st, "DeleteItem",
 					json_pack("{s:s, s:o}", "TableName", st->table, "Key",
@@ -417,7 +437,7 @@ static int recover_intent(struct ddb_store *st)
 	if (!rc && !recs)
 		rc = -ENOMEM;
 	if (!rc)
-		rc = apply_batch(st, recs, np);
+		rc = apply_in_order(st, recs, np);
 	free(recs);
 	ddb_map_clear(&m);
 	if (!rc)

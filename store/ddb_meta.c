@@ -193,48 +193,86 @@ bad:
 	return -EIO;
 }
 
+static void log_read_free(struct log_read *r)
+{
+	for (size_t i = 0; i < r->nvals; i++)
+		free(r->vals[i]);
+	free(r->vals);
+	free(r->recs);
+	*r = (struct log_read){.st = r->st};
+}
+
+/*
+ * Reads the committed records after `after` up to m/seq into r, from its
+ * *first, all checked to be there. -EAGAIN: what was read does not add up
+ * (after beyond m/seq, a record missing) in a read that may lag: the
+ * caller reads again, strongly. -ESTALE: trimmed past after. -EIO: a
+ * record missing from a strong read (logged).
+ */
+static int log_collect(struct ddb_txn *t, uint64_t after, struct log_read *r, uint64_t *last,
+		       size_t *first)
+{
+	struct ddb_txn *root = t->root;
+	bool lagging = !root->write && !root->strong;
+	uint64_t trimmed, next = after + 1;
+	unsigned char from[8];
+	int rc = 0;
+
+	if (root->write) {
+		*last = root->seq_base;
+		trimmed = root->trimmed;
+	} else {
+		rc = seq_get(t, last, &trimmed);
+		if (rc)
+			return rc;
+	}
+	if (after > *last + (root->write ? root->nchanges : 0))
+		return lagging ? -EAGAIN : -ESTALE;
+	if (after < trimmed)
+		return -ESTALE;
+	*first = 0;
+	if (after >= *last)
+		return 0;
+	ddb_be64(from, after);
+	rc = ddb_rec_range(t, LOG_P, 1, "", 0, from, 8, 0, log_entry, r);
+	while (rc == 0 && *first < r->nrecs && r->recs[*first].seq <= after)
+		(*first)++;
+	for (size_t i = *first; i < r->nrecs && r->recs[i].seq == next && next <= *last; i++)
+		next++;
+	if (rc == 0 && next != *last + 1 && lagging)
+		return -EAGAIN; /* the counter moved before this replica had the log */
+	if (rc == 0 && next != *last + 1) {
+		ddb_log(r->st, LOG_ERR, "change log: record %llu is missing",
+			(unsigned long long)next);
+		rc = -EIO;
+	}
+	return rc;
+}
+
 /*
  * The committed records after `after` up to m/seq, all checked to be there
- * before the first is delivered, then (in a write transaction) its own.
+ * before the first is delivered, then (in a write transaction) its own. A
+ * read that may lag and finds the counter ahead of the log (or behind the
+ * caller) reads both again strongly, once: the log is never skipped.
  */
 int ddb_op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg)
 {
 	struct ddb_txn *t = ddb_txn_of(txn), *root = t->root;
 	struct ddb_store *st = ddb_txn_store(t);
 	struct log_read r = {.st = st};
-	uint64_t last, trimmed, next = after + 1;
-	unsigned char from[8];
+	uint64_t last = 0;
 	size_t first = 0;
-	int rc = 0;
+	int rc;
 
-	if (root->write) {
-		last = root->seq_base;
-		trimmed = root->trimmed;
-	} else {
-		rc = seq_get(t, &last, &trimmed);
-		if (rc)
-			return rc;
+	rc = log_collect(t, after, &r, &last, &first);
+	if (rc == -EAGAIN) {
+		log_read_free(&r);
+		ddb_rec_forget(t, META_P, 1, "seq", 3);
+		root->strong = true;
+		rc = log_collect(t, after, &r, &last, &first);
 	}
-	if (after > last + (root->write ? root->nchanges : 0) || after < trimmed)
-		return -ESTALE;
-	if (after < last) {
-		ddb_be64(from, after);
-		rc = ddb_rec_range(t, LOG_P, 1, "", 0, from, 8, 0, log_entry, &r);
-		while (rc == 0 && first < r.nrecs && r.recs[first].seq <= after)
-			first++;
-		for (size_t i = first; i < r.nrecs && r.recs[i].seq == next && next <= last; i++)
-			next++;
-		/* a read that may lag sees part of the log: the caller starts over */
-		if (rc == 0 && next != last + 1 && !root->write && !root->strong)
-			rc = -ESTALE;
-		if (rc == 0 && next != last + 1) {
-			ddb_log(st, LOG_ERR, "change log: record %llu is missing",
-				(unsigned long long)next);
-			rc = -EIO;
-		}
-		for (size_t i = first; rc == 0 && i < r.nrecs && r.recs[i].seq <= last; i++)
-			rc = fn(arg, &r.recs[i]);
-	}
+	for (size_t i = first; rc == 0 && i < r.nrecs && r.recs[i].seq <= last; i++)
+		rc = fn(arg, &r.recs[i]);
 	for (size_t i = 0; rc == 0 && root->write && i < root->nchanges; i++) {
 		const struct ddb_change *c = &root->changes[i];
 		struct store_change sc = {
@@ -250,9 +288,6 @@ int ddb_op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, vo
 		if (c->seq > after)
 			rc = fn(arg, &sc);
 	}
-	for (size_t i = 0; i < r.nvals; i++)
-		free(r.vals[i]);
-	free(r.vals);
-	free(r.recs);
+	log_read_free(&r);
 	return rc;
 }
