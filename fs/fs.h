@@ -286,6 +286,7 @@ struct fs_ctx {
 	struct fs_notifier *notifier; /* the thread that sends kernel invalidations */
 	uint64_t origin;              /* store_origin(): our records in the change log */
 	uint64_t view_gen;            /* store_generation() when last compared */
+	uint64_t view_pokes;	      /* the watcher's pokes when last refreshed */
 	uint64_t view_seq;            /* last change-log record applied */
 	double view_checked;          /* CLOCK_MONOTONIC seconds of the last comparison */
 	struct fs_waiting_open *waiting; /* opens for writing held back (ops_file.c) */
@@ -383,6 +384,8 @@ void fs_view_note_entry(struct fs_ctx *ctx, uint64_t parent, const char *name, s
 void fs_view_trim_inodes(struct fs_ctx *ctx);
 int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
 		 struct store_attr *out);
+/* Whether fs_view_attr() of ino would be served by the read cache. */
+bool fs_view_attr_cached(struct fs_ctx *ctx, uint64_t ino);
 /*
  * The attributes a reader's open starts from: the store's (its latest
  * commit) on a backend with local reads, else fs_view_attr()'s (the read cache, which
@@ -395,7 +398,13 @@ int fs_view_lookup(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, c
 		   size_t len, uint64_t *ino);
 int fs_view_list(struct fs_ctx *ctx, struct store_txn *txn, uint64_t dir, store_dirent_fn fn,
 		 void *arg);
-int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, const struct store_attr *a,
+/*
+ * Loads the bytes of item *a into f: the read cache's pages of that
+ * version, else the store's bytes; on a backend without local reads these
+ * may be of a newer version than *a (which may have come from the read
+ * cache), and *a becomes that version's attributes.
+ */
+int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, struct store_attr *a,
 		      struct fs_file *f);
 void fs_view_pages_put(struct fs_ctx *ctx, struct fs_file *f);
 int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len);

@@ -132,6 +132,40 @@ void fs_handles_close_all(struct fs_ctx *ctx)
 		fs_dir_close(ctx, ctx->dirs);
 }
 
+/*
+ * The attributes of the entries one readdirplus reply may carry, from pos
+ * on, fetched together where the store's reads are round trips (a
+ * networked backend): one BatchGetItem for a hundred entries instead of a
+ * hundred GetItems. Those in the read cache are not asked for. A failure
+ * only means the entries are read one by one.
+ */
+static void prefetch_attrs(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_dir *d,
+			   size_t pos, size_t size)
+{
+	/* an entry takes at least 160 bytes: the kernel's fuse_entry_out (128)
+	 * and fuse_dirent (24), and a name of up to 8 bytes */
+	size_t most = size / 160u + 1, n = 0;
+	uint64_t *inos;
+
+	if (fs_has(ctx, STORE_HAS_LOCAL_READS) || pos >= d->count)
+		return;
+	if (most > d->count - pos)
+		most = d->count - pos;
+	inos = malloc(most * sizeof(*inos));
+	if (!inos)
+		return;
+	for (size_t i = pos; i < pos + most; i++) {
+		uint64_t ino = d->ents[i].ino;
+
+		if (!fs_ino_is_index(ino) && !fs_ino_is_hidden(ino) &&
+		    !fs_view_attr_cached(ctx, ino))
+			inos[n++] = ino;
+	}
+	if (n > 1)
+		(void)store_inode_prefetch(txn, inos, n);
+	free(inos);
+}
+
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
 		       bool plus)
 {
@@ -144,6 +178,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 
 	if (rc == 0 && plus)
 		rc = fs_txn_read(ctx, &txn);
+	if (rc == 0 && plus)
+		prefetch_attrs(ctx, txn, d, off < 2 ? 0 : (size_t)off - 2, size);
 	for (size_t pos = off < 0 ? 0 : (size_t)off; rc == 0 && pos < d->count + 2; pos++) {
 		struct fuse_entry_param e;
 		const char *name;

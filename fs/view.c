@@ -21,9 +21,13 @@
  * the watcher, on the notifier thread: every cache_ttl / 2 it compares the
  * store's generation, and if it moved, reads the new records itself and
  * queues the kernel invalidations for other mounts' changes, whether or
- * not a request comes. Before queueing them it raises the generation it
- * found (poke), so that the first request the invalidations bring makes
- * the session thread refresh the read cache too, TTL or not. This mount's
+ * not a request comes. Before queueing them it counts a poke, so that the
+ * first request the invalidations bring makes the session thread read the
+ * log too (and drop what it names from the read cache), TTL or not. A
+ * poke is a count, not a generation: a networked store's log can be ahead
+ * of the generation its poller last saw, and the records the watcher
+ * found must reach the session thread even when the generation did not
+ * move. This mount's
  * own changes went through the kernel, which updated or dropped what they
  * touched; the one thing it cannot know, a writer's attributes it fetched
  * before the writer committed, is invalidated at the commit (fs.h,
@@ -72,7 +76,7 @@ struct fs_notifier {
 	uint64_t origin;	   /* our records: the kernel saw those changes */
 	double period;		   /* seconds between looks; 0: no watcher */
 	uint64_t gen, seq;	   /* generation and last record it has seen */
-	_Atomic uint64_t poke;	   /* generation in which it found others' records */
+	_Atomic uint64_t poke;	   /* times it found others' records (the session acks) */
 	_Atomic uint64_t looks;	   /* generation comparisons */
 	_Atomic uint64_t found;	   /* others' records it found */
 };
@@ -173,7 +177,7 @@ static void watch_once(struct fs_notifier *n)
 	if (rc == 0 && atomic_load_explicit(&n->found, memory_order_relaxed) == before)
 		return; /* only our own records */
 	/* The requests the invalidations bring must refresh the read cache. */
-	atomic_store(&n->poke, gen);
+	atomic_fetch_add_explicit(&n->poke, 1, memory_order_release);
 }
 
 /* The CLOCK_MONOTONIC instant secs from now, for pthread_cond_timedwait(). */
@@ -434,17 +438,17 @@ static void follow_log(struct fs_ctx *ctx)
 	}
 }
 
-/* True when the watcher found others' records we may not have applied. */
-static bool watcher_poked(const struct fs_ctx *ctx)
+/* The watcher's pokes so far (0 without a watcher). */
+static uint64_t watcher_pokes(const struct fs_ctx *ctx)
 {
-	return ctx->notifier &&
-	       atomic_load_explicit(&ctx->notifier->poke, memory_order_acquire) > ctx->view_gen;
+	return ctx->notifier ? atomic_load_explicit(&ctx->notifier->poke, memory_order_acquire) : 0;
 }
 
 int fs_view_refresh(struct fs_ctx *ctx, bool strong)
 {
+	uint64_t gen, pokes = watcher_pokes(ctx);
+	bool poked = pokes != ctx->view_pokes;
 	double now;
-	uint64_t gen;
 	int rc;
 
 	if (ctx->snapshot)
@@ -460,11 +464,12 @@ int fs_view_refresh(struct fs_ctx *ctx, bool strong)
 		rc = store_read_barrier(ctx->store);
 		if (rc)
 			return rc;
-	} else if (now < ctx->view_checked + ctx->opts.cache_ttl && !watcher_poked(ctx))
+	} else if (now < ctx->view_checked + ctx->opts.cache_ttl && !poked)
 		return 0;
 	ctx->view_checked = now;
+	ctx->view_pokes = pokes;
 	gen = store_generation(ctx->store);
-	if (gen == ctx->view_gen)
+	if (gen == ctx->view_gen && !poked)
 		return 0; /* nothing committed anywhere since we looked */
 	ctx->view_gen = gen;
 	ctx->stats.log_reads++;
@@ -501,6 +506,16 @@ int fs_view_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino, struct
 	if (rc == 0 && !ctx->view_wrote)
 		cache_insert_attr(ctx->cache, ino, out, sizeof(*out), 0, NULL);
 	return rc;
+}
+
+bool fs_view_attr_cached(struct fs_ctx *ctx, uint64_t ino)
+{
+	struct cache_ref *ref;
+
+	if (ctx->view_wrote || cache_get_attr(ctx->cache, ino, &ref) != 0)
+		return false;
+	cache_put(ctx->cache, ref);
+	return true;
 }
 
 int fs_view_open_attr(struct fs_ctx *ctx, struct store_txn *txn, uint64_t ino,
@@ -644,7 +659,7 @@ static bool pages_insert(struct fs_ctx *ctx, const struct store_attr *a, const c
 	return true;
 }
 
-int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, const struct store_attr *a,
+int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, struct store_attr *a,
 		      struct fs_file *f)
 {
 	size_t n = (size_t)((a->size + CACHE_PAGE_SIZE - 1) / CACHE_PAGE_SIZE);
@@ -662,6 +677,27 @@ int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, const struct st
 		return 0;
 	}
 	rc = store_data_get(txn, a->ino, &buf);
+	if (rc == 0 && !fs_has(ctx, STORE_HAS_LOCAL_READS)) {
+		/*
+		 * a may be the read cache's (fs_view_open_attr()), and the bytes
+		 * just read are the store's latest version: take the attributes
+		 * the store checked them against (the same transaction's), or the
+		 * pages of an older version (the kernel's, or ours under its key)
+		 * would pass for these.
+		 */
+		struct store_attr cur;
+
+		rc = store_inode_get(txn, a->ino, &cur);
+		if (rc == 0 && (cur.version != a->version || cur.size != a->size)) {
+			*a = cur;
+			n = (size_t)((a->size + CACHE_PAGE_SIZE - 1) / CACHE_PAGE_SIZE);
+			free(refs);
+			refs = calloc(n ? n : 1, sizeof(*refs));
+			rc = refs ? 0 : -ENOMEM;
+		}
+		if (rc)
+			free(buf.data);
+	}
 	if (rc) {
 		free(refs);
 		return rc;

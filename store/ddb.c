@@ -332,6 +332,22 @@ static int op_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *
 	return rc;
 }
 
+static int op_inode_prefetch(struct store_txn *txn, const uint64_t *inos, size_t n)
+{
+	unsigned char *keys = malloc(n * 10u); /* p: "i" + u64; s: "a" */
+	int rc;
+
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		pkey(keys + i * 10u, DDB_P_INODE, inos[i]);
+		keys[i * 10u + 9u] = 'a';
+	}
+	rc = ddb_rec_prefetch(ddb_txn_of(txn), keys, n, 9, 1);
+	free(keys);
+	return rc;
+}
+
 static int op_inode_put(struct store_txn *txn, const struct store_attr *attr)
 {
 	struct ddb_txn *t = ddb_txn_of(txn);
@@ -1038,5 +1054,6 @@ const struct store_ops ddb_ops = {
     .change_last = ddb_op_change_last,
     .changes = ddb_op_changes,
     .barrier = ddb_barrier,
+    .inode_prefetch = op_inode_prefetch,
     .features = 0, /* no streams, indexes, expiry index, check or backup */
 };

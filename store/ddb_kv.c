@@ -260,6 +260,108 @@ found:
 	return 0;
 }
 
+#define BATCH_GET_MAX 100u /* keys in one BatchGetItem (DynamoDB's limit) */
+
+/* Whether some level of t's chain, or its root's reads, has (p, s). */
+static bool rec_known(struct ddb_txn *t, const void *p, size_t plen, const void *s, size_t slen)
+{
+	uint64_t h = key_hash(p, plen, s, slen);
+
+	for (struct ddb_txn *x = t; x; x = x->parent)
+		if (map_find(&x->writes, p, plen, s, slen, h))
+			return true;
+	return map_find(&t->root->reads, p, plen, s, slen, h) != NULL;
+}
+
+/* One BatchGetItem of up to BATCH_GET_MAX keys in want, into the root's reads. */
+static int prefetch_batch(struct ddb_txn *t, json_t *want)
+{
+	struct ddb_store *st = ddb_txn_store(t);
+	json_t *keys = json_incref(want);
+	unsigned pause = 5;
+	int rc = 0;
+
+	while (rc == 0 && json_array_size(keys) > 0) {
+		json_t *resp = NULL, *items, *left;
+		size_t i;
+		json_t *it;
+
+		rc = ddb_request(st, "BatchGetItem",
+				 json_pack("{s:{s:{s:O, s:b}}}", "RequestItems", st->table, "Keys",
+					   keys, "ConsistentRead", reads_strong(t)),
+				 &resp);
+		if (rc)
+			break;
+		items = json_object_get(json_object_get(resp, "Responses"), st->table);
+		json_array_foreach(items, i, it)
+		{
+			void *p = NULL, *s = NULL, *v = NULL;
+			size_t plen = 0, slen = 0, vlen = 0;
+
+			rc = ddb_get_bin(it, "p", &p, &plen);
+			if (rc == 0)
+				rc = ddb_get_bin(it, "s", &s, &slen);
+			if (rc == 0) {
+				rc = ddb_get_bin(it, "v", &v, &vlen);
+				if (rc == -ENOENT)
+					rc = 0;
+			}
+			if (rc == 0 && !rec_known(t, p, plen, s, slen))
+				rc = ddb_map_set(&t->root->reads, p, plen, s, slen, v, vlen, false);
+			free(p);
+			free(s);
+			free(v);
+			if (rc)
+				break;
+		}
+		/* What the server did not get to comes back: ask again. */
+		left = json_object_get(
+		    json_object_get(json_object_get(resp, "UnprocessedKeys"), st->table), "Keys");
+		json_decref(keys);
+		keys = json_incref(left);
+		json_decref(resp);
+		if (json_array_size(keys) > 0) {
+			usleep(pause * 1000u);
+			pause = pause < 500 ? pause * 2 : 500;
+		}
+	}
+	json_decref(keys);
+	return rc;
+}
+
+int ddb_rec_prefetch(struct ddb_txn *t, const unsigned char *keys, size_t n, size_t plen,
+		     size_t slen)
+{
+	size_t at = 0;
+	int rc = t->root->err;
+
+	while (rc == 0 && at < n) {
+		json_t *want = json_array();
+		size_t first = at;
+
+		if (!want)
+			return -ENOMEM;
+		for (; at < n && json_array_size(want) < BATCH_GET_MAX; at++) {
+			const unsigned char *k = keys + at * (plen + slen);
+
+			if (!rec_known(t, k, plen, k + plen, slen))
+				json_array_append_new(want, ddb_key_json(k, plen, k + plen, slen));
+		}
+		if (json_array_size(want) > 0)
+			rc = prefetch_batch(t, want);
+		json_decref(want);
+		/* Asked and not answered: absent (a get would say -ENOENT). */
+		for (size_t i = first; rc == 0 && i < at; i++) {
+			const unsigned char *k = keys + i * (plen + slen);
+
+			if (!rec_known(t, k, plen, k + plen, slen))
+				rc = ddb_map_set(&t->root->reads, k, plen, k + plen, slen, NULL, 0,
+						 true);
+		}
+	}
+	return rc;
+}
+
 void ddb_rec_forget(struct ddb_txn *t, const void *p, size_t plen, const void *s, size_t slen)
 {
 	map_del(&t->root->reads, p, plen, s, slen);

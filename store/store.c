@@ -118,6 +118,13 @@ int store_ino_alloc(struct store_txn *txn, uint64_t *out)
 	return txn->st->ops->ino_alloc(txn, out);
 }
 
+int store_inode_prefetch(struct store_txn *txn, const uint64_t *inos, size_t n)
+{
+	if (!txn->st->ops->inode_prefetch || n == 0)
+		return 0;
+	return inos ? txn->st->ops->inode_prefetch(txn, inos, n) : -EINVAL;
+}
+
 int store_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out)
 {
 	return txn->st->ops->inode_get(txn, ino, out);

@@ -215,6 +215,8 @@ struct store_ops {
 			   const void *value, size_t len, int (*fn)(void *arg, uint64_t ino),
 			   void *arg);
 	int (*barrier)(struct store *st); /* NULL: every read is strong */
+	/* NULL: reads are cheap one by one (store_inode_prefetch()) */
+	int (*inode_prefetch)(struct store_txn *txn, const uint64_t *inos, size_t n);
 	unsigned features;		  /* STORE_HAS_* */
 };
 
@@ -288,6 +290,16 @@ void store_txn_abort(struct store_txn *txn);
 /* Allocates a fresh inode number, never used before in this store. */
 int store_ino_alloc(struct store_txn *txn, uint64_t *out);
 
+/*
+ * Says that store_inode_get() of inos[0..n) is coming in txn (a listing's
+ * entries, for readdirplus): a backend whose every read is a round trip
+ * fetches them in a few batched requests (DynamoDB's BatchGetItem, 100
+ * keys each), so that each get then costs nothing. Changes nothing else;
+ * on LMDB it does nothing. Returns 0, or the error of a batched read
+ * (-EIO, -ETIMEDOUT, ...), which the caller may ignore: the gets then read
+ * one by one. inos is borrowed for the call.
+ */
+int store_inode_prefetch(struct store_txn *txn, const uint64_t *inos, size_t n);
 /* Reads the metadata of ino into *out. Errors: -ENOENT. */
 int store_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *out);
 

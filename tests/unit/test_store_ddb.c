@@ -66,7 +66,7 @@ int __wrap_ddb_call(struct ddb_client *c, const char *op, json_t *req, json_t **
 		    char errtype[DDB_ERRTYPE_MAX]);
 
 static pthread_t test_thread;
-static unsigned n_get, n_query; /* the test thread's GetItem and Query calls */
+static unsigned n_get, n_query, n_batch; /* the test thread's GetItem, Query, BatchGetItem */
 
 /* Counts the requests the test's own thread makes: not the poller's. */
 int __wrap_ddb_call(struct ddb_client *c, const char *op, json_t *req, json_t **resp,
@@ -77,13 +77,15 @@ int __wrap_ddb_call(struct ddb_client *c, const char *op, json_t *req, json_t **
 			n_get++;
 		else if (strcmp(op, "Query") == 0)
 			n_query++;
+		else if (strcmp(op, "BatchGetItem") == 0)
+			n_batch++;
 	}
 	return __real_ddb_call(c, op, req, resp, errtype);
 }
 
 static void count_reset(void)
 {
-	n_get = n_query = 0;
+	n_get = n_query = n_batch = 0;
 }
 
 /* ---- fixtures --------------------------------------------------------- */
@@ -1267,6 +1269,55 @@ static void test_second_handle(void **state)
 /* ---- round trips --------------------------------------------------------- */
 
 /* Each operation asks DynamoDB only for what it cannot know from what it read. */
+/* A listing's inodes in batches: then each get sends nothing. */
+static void test_inode_prefetch(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	struct store_attr a;
+	uint64_t inos[250], missing[2];
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (size_t i = 0; i < 250; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%zu", i);
+		inos[i] = make_file(t, STORE_ROOT_INO, name);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_READ);
+	count_reset();
+	assert_int_equal(store_inode_prefetch(t, inos, 250), 0);
+	assert_int_equal(n_batch, 3); /* 100 keys to a request */
+	assert_int_equal(n_get, 0);
+	for (size_t i = 0; i < 250; i++) {
+		assert_int_equal(store_inode_get(t, inos[i], &a), 0);
+		assert_int_equal(a.ino, inos[i]);
+		assert_true(S_ISREG(a.mode));
+	}
+	assert_int_equal(n_get, 0);
+	/* already known: not asked again; absent: known absent after */
+	count_reset();
+	missing[0] = inos[0];
+	missing[1] = inos[249] + 1000;
+	assert_int_equal(store_inode_prefetch(t, missing, 2), 0);
+	assert_int_equal(n_batch, 1);
+	assert_int_equal(store_inode_get(t, inos[249] + 1000, &a), -ENOENT);
+	assert_int_equal(n_get, 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* in a write transaction, its own writes win over what is fetched */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_inode_get(t, inos[1], &a), 0);
+	a.mode = S_IFREG | 0600;
+	assert_int_equal(store_inode_put(t, &a), 0);
+	assert_int_equal(store_inode_prefetch(t, inos, 3), 0);
+	assert_int_equal(store_inode_get(t, inos[1], &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+	store_txn_abort(t);
+}
+
 /* Table names: DynamoDB's [A-Za-z0-9_.-]{3,255}, reversibly. */
 static void test_table_name(void **state)
 {
@@ -1442,6 +1493,7 @@ int main(void)
 	    T(test_second_handle),
 	    T(test_statfs_usage),
 	    cmocka_unit_test(test_table_name),
+	    T(test_inode_prefetch),
 	    T(test_round_trips),
 	};
 
