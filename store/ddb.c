@@ -334,17 +334,20 @@ static int op_inode_get(struct store_txn *txn, uint64_t ino, struct store_attr *
 
 static int op_inode_prefetch(struct store_txn *txn, const uint64_t *inos, size_t n)
 {
-	unsigned char *keys = malloc(n * 10u); /* p: "i" + u64; s: "a" */
-	int rc;
+	unsigned char *ps = malloc(n * 9u); /* p: "i" + u64; s: "a" */
+	struct ddb_key *keys = malloc(n * sizeof(*keys));
+	int rc = -ENOMEM;
 
-	if (!keys)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		pkey(keys + i * 10u, DDB_P_INODE, inos[i]);
-		keys[i * 10u + 9u] = 'a';
+	if (ps && keys) {
+		for (size_t i = 0; i < n; i++) {
+			pkey(ps + i * 9u, DDB_P_INODE, inos[i]);
+			keys[i] =
+			    (struct ddb_key){.p = ps + i * 9u, .plen = 9, .s = "a", .slen = 1};
+		}
+		rc = ddb_rec_prefetch(ddb_txn_of(txn), keys, n);
 	}
-	rc = ddb_rec_prefetch(ddb_txn_of(txn), keys, n, 9, 1);
 	free(keys);
+	free(ps);
 	return rc;
 }
 

@@ -172,13 +172,38 @@ void ddb_lock_renew(struct ddb_store *st)
 /* ---- applying a write set ------------------------------------------------------ */
 
 /* Puts and deletes recs with BatchWriteItem, 25 at a time, until all are done. */
+/*
+ * Whether this mount may still write as the lock's holder: a quarter of
+ * the lease short of its end, by this machine's clock. Past it another
+ * mount may take the lock and roll our intent forward; writing on beside
+ * it could put an older record over its newer one.
+ */
+static bool lease_left(struct ddb_store *st)
+{
+	uint64_t exp;
+
+	pthread_mutex_lock(&st->lock_mu);
+	exp = st->lock_held ? st->lock_expires_ms : 0;
+	pthread_mutex_unlock(&st->lock_mu);
+	return now_ms(CLOCK_REALTIME) + st->lease_ms / 4 < exp;
+}
+
 static int apply_batch(struct ddb_store *st, struct ddb_rec **recs, size_t n)
 {
 	for (size_t at = 0; at < n;) {
 		size_t k = n - at < BATCH_WRITE_MAX ? n - at : BATCH_WRITE_MAX;
-		json_t *reqs = json_array(), *resp = NULL, *left;
+		json_t *reqs, *resp = NULL, *left;
 		unsigned pause = 5;
-		int rc = reqs ? 0 : -ENOMEM;
+		int rc;
+
+		if (!lease_left(st)) {
+			ddb_log(st, LOG_ERR,
+				"the write lock's lease ran out during a commit (no "
+				"renewal reached the server): leaving the rest to the next writer");
+			return -ETIMEDOUT;
+		}
+		reqs = json_array();
+		rc = reqs ? 0 : -ENOMEM;
 
 		for (size_t i = 0; rc == 0 && i < k; i++) {
 			struct ddb_rec *r = recs[at + i];
@@ -525,6 +550,33 @@ static int seq_read(struct ddb_txn *t, uint64_t *seq, uint64_t *trimmed)
 	return rc;
 }
 
+/*
+ * What every write transaction reads first, in one BatchGetItem under the
+ * lock: the commit counter, the usage counters, and whether a commit was
+ * left half applied (m/intent). A writer that died, or failed after
+ * writing its intent (a lost answer, a network error), left one: it is
+ * rolled forward now, before anything reads the store, and the counters
+ * are read again after it.
+ */
+static int begin_reads(struct ddb_txn *t)
+{
+	static const struct ddb_key keys[] = {
+	    {.p = META_P, .plen = 1, .s = "seq", .slen = 3},
+	    {.p = META_P, .plen = 1, .s = "usage", .slen = 5},
+	    {.p = META_P, .plen = 1, .s = "intent", .slen = 6},
+	};
+	const unsigned char *v;
+	size_t vlen;
+	int rc = ddb_rec_prefetch(t, keys, 3);
+
+	if (rc == 0 && ddb_rec_get(t, META_P, 1, "intent", 6, &v, &vlen) == 0) {
+		rc = recover_intent(ddb_txn_store(t));
+		for (size_t i = 0; i < 3; i++)
+			ddb_rec_forget(t, keys[i].p, keys[i].plen, keys[i].s, keys[i].slen);
+	}
+	return rc;
+}
+
 int ddb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 {
 	struct ddb_store *st = ddb_store_of(s);
@@ -545,7 +597,11 @@ int ddb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 		pthread_mutex_lock(&st->write_mu);
 		rc = lock_take(st, &stolen);
 		if (rc == 0 && stolen)
-			rc = recover_intent(st);
+			ddb_log(st, LOG_NOTICE,
+				"took over the write lock of a mount that stopped "
+				"renewing it");
+		if (rc == 0)
+			rc = begin_reads(t);
 		if (rc == 0) {
 			t->lock_taken = true;
 			rc = seq_read(t, &t->seq_base, &t->trimmed);
@@ -668,10 +724,16 @@ int ddb_txn_commit(struct store_txn *txn)
 	} else if (rc == 0 && st->transact && t->writes.count + 1 <= TRANSACT_MAX_ACTIONS &&
 		   bytes <= TRANSACT_MAX_BYTES) {
 		rc = apply_transact(st, &t->writes);
-		pthread_mutex_lock(&st->lock_mu);
-		st->lock_held = false;
-		pthread_mutex_unlock(&st->lock_mu);
+		if (rc) { /* not applied, or not known: the lock goes either way */
+			lock_release(st);
+		} else {
+			pthread_mutex_lock(&st->lock_mu);
+			st->lock_held = false; /* the transaction deleted it */
+			pthread_mutex_unlock(&st->lock_mu);
+		}
 	} else if (rc == 0) {
+		/* If it fails once its intent is written, the next write
+		 * transaction (begin_reads()) applies the rest. */
 		rc = apply_intent(st, &t->writes);
 		lock_release(st);
 	} else {

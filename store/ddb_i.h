@@ -203,16 +203,20 @@ int ddb_rec_get(struct ddb_txn *t, const void *p, size_t plen, const void *s, si
  * asks the server again (a read that may have met a commit half applied).
  */
 void ddb_rec_forget(struct ddb_txn *t, const void *p, size_t plen, const void *s, size_t slen);
+/* One record's key, for ddb_rec_prefetch(). */
+struct ddb_key {
+	const void *p, *s;
+	size_t plen, slen;
+};
+
 /*
- * Fetches the records keys[0..n) (each p of plen bytes, then s of slen)
- * that t has not seen yet, with BatchGetItem (100 to a request; strongly
+ * Fetches the records keys[0..n) that t has not seen yet, with BatchGetItem (100 to a request; strongly
  * consistent as t's reads are), into the root's read map: a ddb_rec_get()
  * of one of them then sends nothing, and finds it, or finds it absent.
  * Errors: those of ddb_call(); t is not broken by them (a prefetch is a
  * hint), and what was fetched before the error stays.
  */
-int ddb_rec_prefetch(struct ddb_txn *t, const unsigned char *keys, size_t n, size_t plen,
-		     size_t slen);
+int ddb_rec_prefetch(struct ddb_txn *t, const struct ddb_key *keys, size_t n);
 /* Sets (p, s) to a copy of v in t's overlay. -EROFS in a read transaction. */
 int ddb_rec_put(struct ddb_txn *t, const void *p, size_t plen, const void *s, size_t slen,
 		const void *v, size_t vlen);

@@ -329,8 +329,7 @@ static int prefetch_batch(struct ddb_txn *t, json_t *want)
 	return rc;
 }
 
-int ddb_rec_prefetch(struct ddb_txn *t, const unsigned char *keys, size_t n, size_t plen,
-		     size_t slen)
+int ddb_rec_prefetch(struct ddb_txn *t, const struct ddb_key *keys, size_t n)
 {
 	size_t at = 0;
 	int rc = t->root->err;
@@ -342,21 +341,22 @@ int ddb_rec_prefetch(struct ddb_txn *t, const unsigned char *keys, size_t n, siz
 		if (!want)
 			return -ENOMEM;
 		for (; at < n && json_array_size(want) < BATCH_GET_MAX; at++) {
-			const unsigned char *k = keys + at * (plen + slen);
+			const struct ddb_key *k = &keys[at];
 
-			if (!rec_known(t, k, plen, k + plen, slen))
-				json_array_append_new(want, ddb_key_json(k, plen, k + plen, slen));
+			if (!rec_known(t, k->p, k->plen, k->s, k->slen))
+				json_array_append_new(want,
+						      ddb_key_json(k->p, k->plen, k->s, k->slen));
 		}
 		if (json_array_size(want) > 0)
 			rc = prefetch_batch(t, want);
 		json_decref(want);
 		/* Asked and not answered: absent (a get would say -ENOENT). */
 		for (size_t i = first; rc == 0 && i < at; i++) {
-			const unsigned char *k = keys + i * (plen + slen);
+			const struct ddb_key *k = &keys[i];
 
-			if (!rec_known(t, k, plen, k + plen, slen))
-				rc = ddb_map_set(&t->root->reads, k, plen, k + plen, slen, NULL, 0,
-						 true);
+			if (!rec_known(t, k->p, k->plen, k->s, k->slen))
+				rc = ddb_map_set(&t->root->reads, k->p, k->plen, k->s, k->slen,
+						 NULL, 0, true);
 		}
 	}
 	return rc;

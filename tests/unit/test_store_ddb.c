@@ -67,11 +67,28 @@ int __wrap_ddb_call(struct ddb_client *c, const char *op, json_t *req, json_t **
 
 static pthread_t test_thread;
 static unsigned n_get, n_query, n_batch; /* the test thread's GetItem, Query, BatchGetItem */
+/* Fault injection: fail (-EIO) the first BatchWriteItem after the intent is
+ * written (a commit that dies half applied), when set; cleared once used. */
+static bool fail_after_intent, intent_written;
+
+static bool is_intent_put(const char *op, json_t *req)
+{
+	const char *s = json_string_value(
+	    json_object_get(json_object_get(json_object_get(req, "Item"), "s"), "B"));
+
+	return strcmp(op, "PutItem") == 0 && s && strcmp(s, "aW50ZW50") == 0; /* "intent" */
+}
 
 /* Counts the requests the test's own thread makes: not the poller's. */
 int __wrap_ddb_call(struct ddb_client *c, const char *op, json_t *req, json_t **resp,
 		    char errtype[DDB_ERRTYPE_MAX])
 {
+	if (fail_after_intent && is_intent_put(op, req)) {
+		intent_written = true;
+	} else if (fail_after_intent && intent_written && strcmp(op, "BatchWriteItem") == 0) {
+		fail_after_intent = intent_written = false;
+		return -EIO;
+	}
 	if (pthread_equal(pthread_self(), test_thread)) {
 		if (strcmp(op, "GetItem") == 0)
 			n_get++;
@@ -240,6 +257,21 @@ static bool raw_exists(struct store_txn *t, char part, uint64_t ino, const void 
 	assert_true(rc == 0 || rc == -ENOENT);
 	if (len)
 		*len = vlen;
+	return rc == 0;
+}
+
+/* Whether record "m" / name exists now, read strongly. */
+static bool raw_exists_meta(struct store *st, const char *name)
+{
+	struct store_txn *t = begin(st, STORE_TXN_READ);
+	const unsigned char *v;
+	size_t vlen;
+	int rc;
+
+	ddb_txn_of(t)->strong = true;
+	rc = ddb_rec_get(ddb_txn_of(t), "m", 1, name, strlen(name), &v, &vlen);
+	assert_true(rc == 0 || rc == -ENOENT);
+	store_txn_abort(t);
 	return rc == 0;
 }
 
@@ -1269,6 +1301,53 @@ static void test_second_handle(void **state)
 /* ---- round trips --------------------------------------------------------- */
 
 /* Each operation asks DynamoDB only for what it cannot know from what it read. */
+/*
+ * A commit that fails once its intent is written (here: its first batch of
+ * items) is applied whole by the next write transaction, before it reads
+ * anything; a second handle sees all of it, never part.
+ */
+static void test_intent_rolled_forward(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f, false);
+	struct store *h2 = NULL;
+	struct store_txn *t;
+	uint64_t a, b, ino;
+
+	if (getenv("ITEMFS_TEST_DDB_TRANSACT"))
+		skip(); /* TransactWriteItems: no intent to fail after */
+	t = begin(f->st, STORE_TXN_WRITE);
+	a = make_file(t, STORE_ROOT_INO, "a");
+	b = make_file(t, STORE_ROOT_INO, "b");
+	assert_int_equal(store_data_put(t, a, "first a", 7), 0);
+	assert_int_equal(store_data_put(t, b, "first b", 7), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	fail_after_intent = true;
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_data_put(t, a, "second a", 8), 0);
+	assert_int_equal(store_data_put(t, b, "second b", 8), 0);
+	assert_int_equal(store_txn_commit(t), -EIO);
+	assert_false(fail_after_intent); /* the fault did fire */
+	assert_true(raw_exists_meta(f->st, "intent"));
+
+	/* the next writer finishes it first */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_false(raw_exists_meta(f->st, "intent"));
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "a", 1, &ino), 0);
+	assert_data(t, a, "second a", 8);
+	assert_data(t, b, "second b", 8);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(store_open(&cfg, &h2), 0);
+	assert_int_equal(store_read_barrier(h2), 0);
+	t = begin(h2, STORE_TXN_READ);
+	assert_data(t, a, "second a", 8);
+	assert_data(t, b, "second b", 8);
+	assert_int_equal(store_txn_commit(t), 0);
+	store_close(h2);
+}
+
 /* A listing's inodes in batches: then each get sends nothing. */
 static void test_inode_prefetch(void **state)
 {
@@ -1430,9 +1509,10 @@ static void test_round_trips(void **state)
 
 	t = begin(f->st, STORE_TXN_WRITE);
 	count_reset();
-	/* the inode (which says 2 records), and once a transaction the usage */
+	/* the inode (which says 2 records); the usage came with the
+	 * transaction's first BatchGetItem (m/seq, m/usage, m/intent) */
 	assert_int_equal(store_data_put(t, big, "x", 1), 0);
-	assert_int_equal(n_get, 2);
+	assert_int_equal(n_get, 1);
 	count_reset();
 	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "s", 1, NULL), 0);
 	assert_int_equal(n_get, 2); /* the entry, the child */
@@ -1494,6 +1574,7 @@ int main(void)
 	    T(test_statfs_usage),
 	    cmocka_unit_test(test_table_name),
 	    T(test_inode_prefetch),
+	    T(test_intent_rolled_forward),
 	    T(test_round_trips),
 	};
 
