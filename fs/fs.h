@@ -56,7 +56,7 @@ struct fs_options {
 	char *ddb_profile;     /* -o ddb_profile: the profile in it */
 	double ddb_poll;       /* -o ddb_poll: seconds between looks for other mounts' commits */
 	double ddb_strong;    /* -o ddb_strong: seconds reads stay strong after a commit or fsync */
-	int ddb_transactions; /* -o ddb_transactions: 1 on, 0 off, -1 auto (probe) */
+	enum store_ddb_commit ddb_commit; /* -o ddb_transactions=auto|on|off */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };

@@ -106,20 +106,11 @@ static int open_store(const struct fs_options *o, struct store **out)
 	    .ddb_profile = o->ddb_profile,
 	    .ddb_poll_ms = (unsigned)(o->ddb_poll * 1000.0),
 	    .ddb_strong_ms = (unsigned)(o->ddb_strong * 1000.0),
-	    .ddb_transactions = o->ddb_transactions,
-	    .ddb_transactions_set = o->ddb_transactions >= 0,
+	    .ddb_commit = o->ddb_commit,
 	};
-	bool url = store_path_is_url(o->store_path);
-	const char *profile = o->ddb_profile	      ? o->ddb_profile
-			      : getenv("AWS_PROFILE") ? getenv("AWS_PROFILE")
-						      : "default";
-	const char *creds = o->ddb_credentials ? o->ddb_credentials
-			    : getenv("AWS_SHARED_CREDENTIALS_FILE")
-				? getenv("AWS_SHARED_CREDENTIALS_FILE")
-				: "~/.aws/credentials";
 	int rc = store_open(&cfg, out);
 
-	if (url && rc) {
+	if (rc && store_path_is_url(o->store_path)) {
 		/* The backend logged what it knows; say what to do. */
 		switch (rc) {
 		case -ENOENT:
@@ -132,12 +123,22 @@ static int open_store(const struct fs_options *o, struct store **out)
 				      "table name",
 				      o->store_path, ITEMFS_VERSION);
 			break;
-		case -ENOKEY:
+		case -ENOKEY: {
+			/* the store's choice (ddb_open.c, creds_find()), to name it */
+			const char *profile = o->ddb_profile	      ? o->ddb_profile
+					      : getenv("AWS_PROFILE") ? getenv("AWS_PROFILE")
+								      : "default";
+			const char *file = o->ddb_credentials ? o->ddb_credentials
+					   : getenv("AWS_SHARED_CREDENTIALS_FILE")
+					       ? getenv("AWS_SHARED_CREDENTIALS_FILE")
+					       : "~/.aws/credentials";
+
 			startup_error("%s: no AWS credentials of profile %s in %s: give a file "
 				      "with a [%s] section holding aws_access_key_id and "
 				      "aws_secret_access_key",
-				      o->store_path, profile, creds, profile);
+				      o->store_path, profile, file, profile);
 			break;
+		}
 		case -EINVAL:
 		case -ENAMETOOLONG:
 			startup_error("%s: give dynamodb://HOST[:PORT]/NAME (HTTPS) or "

@@ -620,10 +620,11 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	rc = fs_file_commit(ctx, f);
 	if (rc == 0)
 		rc = fs_sync(ctx);
-	if (rc == 0 && !f->writable && !ctx->snapshot)
+	if (rc == 0 && !f->writable && !ctx->snapshot) {
 		rc = fs_view_refresh(ctx, true);
-	if (rc == 0 && !f->writable && !ctx->snapshot)
-		rc = refresh_reader(ctx, f, &drop_pages);
+		if (rc == 0)
+			rc = refresh_reader(ctx, f, &drop_pages);
+	}
 	if (rc == 0 && drop_pages) {
 		fs_view_note_pages(ctx, f->inode->ino);
 		fs_view_reply_after_notes(ctx, req);

@@ -255,11 +255,11 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 		const char *v = opt + 17;
 
 		if (strcmp(v, "auto") == 0)
-			o->ddb_transactions = -1;
+			o->ddb_commit = STORE_DDB_COMMIT_AUTO;
 		else if (strcmp(v, "on") == 0)
-			o->ddb_transactions = 1;
+			o->ddb_commit = STORE_DDB_COMMIT_TRANSACT;
 		else if (strcmp(v, "off") == 0)
-			o->ddb_transactions = 0;
+			o->ddb_commit = STORE_DDB_COMMIT_INTENT;
 		else {
 			fprintf(stderr,
 				"itemfs: bad value '%s' for mount option ddb_transactions: "
@@ -358,7 +358,6 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	out->max_inodes = FS_MAX_INODES_DEFAULT;
 	out->stream_keep = FS_STREAM_KEEP_DEFAULT;
 	out->stream_max = FS_STREAM_MAX_DEFAULT;
-	out->ddb_transactions = -1;
 	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */
 		if (strcmp(argv[i], "-s") == 0)
 			sloppy = true;

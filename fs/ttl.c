@@ -447,6 +447,12 @@ static void reap_pass(struct fs_ctx *ctx)
 	fs_view_after_request(ctx); /* the cache learns what the pass changed */
 }
 
+/* Whether this mount reaps: writable, not a snapshot, on a store with TTL. */
+static bool reaper_runs(const struct fs_ctx *ctx)
+{
+	return !ctx->opts.read_only && !ctx->opts.snapshot && fs_has(ctx, STORE_HAS_EXPIRY);
+}
+
 /*
  * Called by the session loop after each turn: runs a reaper pass when one
  * is due (fs_ttl_due()). Failures are logged; the next pass tries again.
@@ -455,7 +461,7 @@ void fs_ttl_tick(struct fs_ctx *ctx)
 {
 	double now;
 
-	if (ctx->opts.read_only || ctx->opts.snapshot || !fs_has(ctx, STORE_HAS_EXPIRY))
+	if (!reaper_runs(ctx))
 		return;
 	now = fs_mono_now();
 	if (now < ctx->ttl.due || now < ctx->ttl.last + FS_TTL_PERIOD)
@@ -468,7 +474,7 @@ double fs_ttl_due(const struct fs_ctx *ctx)
 {
 	double due = ctx->ttl.due, min = ctx->ttl.last + FS_TTL_PERIOD;
 
-	if (ctx->opts.read_only || ctx->opts.snapshot || !fs_has(ctx, STORE_HAS_EXPIRY))
+	if (!reaper_runs(ctx))
 		return -1;
 	return due > min ? due : min;
 }

@@ -989,24 +989,12 @@ static int put_new(struct ddb_store *st, const void *p, size_t plen, const char 
  */
 int ddb_store_init_records(struct ddb_store *st)
 {
-	struct ddb_inode root = {
-	    .a =
-		{
-		    .ino = STORE_ROOT_INO,
-		    .mode = S_IFDIR | 0755,
-		    .uid = (uint32_t)geteuid(),
-		    .gid = (uint32_t)getegid(),
-		    .nlink = 2,
-		    .parent = STORE_ROOT_INO,
-		    .version = 1,
-		},
-	};
+	struct ddb_inode root = {.parts = 0};
 	unsigned char p[9], rec[DDB_INODE_REC_LEN], next[8], seq[16] = {0}, format[4],
 							     usage[16] = {0};
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &root.a.mtime);
-	root.a.atime = root.a.ctime = root.a.mtime;
+	store_root_attr(&root.a);
 	pkey(p, DDB_P_INODE, STORE_ROOT_INO);
 	inode_encode(&root, rec);
 	ddb_be64(next, FIRST_INO);

@@ -214,7 +214,7 @@ static int apply_batch(struct ddb_store *st, struct ddb_rec **recs, size_t n)
 				    reqs, json_pack("{s:{s:o}}", "DeleteRequest", "Key",
 						    ddb_key_json(r->key, r->plen, r->key + r->plen,
 								 r->slen)));
-			else if ((rc = ddb_put_json(&item, st, r)) == 0)
+			else if ((rc = ddb_put_json(&item, r)) == 0)
 				json_array_append_new(
 				    reqs, json_pack("{s:{s:o}}", "PutRequest", "Item", item));
 		}
@@ -493,7 +493,7 @@ static int apply_transact(struct ddb_store *st, const struct ddb_map *m)
 			    items,
 			    json_pack("{s:{s:s, s:o}}", "Delete", "TableName", st->table, "Key",
 				      ddb_key_json(r->key, r->plen, r->key + r->plen, r->slen)));
-		else if ((rc = ddb_put_json(&item, st, r)) == 0)
+		else if ((rc = ddb_put_json(&item, r)) == 0)
 			json_array_append_new(items, json_pack("{s:{s:s, s:o}}", "Put", "TableName",
 							       st->table, "Item", item));
 	}
@@ -663,11 +663,12 @@ static int log_records(struct ddb_txn *t)
 	while (rc == 0 && at < t->nchanges) {
 		size_t k = 0, len = 0;
 
-		while (at + k < t->nchanges &&
-		       (k == 0 ||
-			len + ddb_changes_encoded_len(&t->changes[at + k], 1) <= LOG_ENTRY_MAX)) {
-			len += ddb_changes_encoded_len(&t->changes[at + k], 1);
-			k++;
+		for (; at + k < t->nchanges; k++) {
+			size_t one = ddb_changes_encoded_len(&t->changes[at + k], 1);
+
+			if (k > 0 && len + one > LOG_ENTRY_MAX)
+				break;
+			len += one;
 		}
 		len = ddb_changes_encode(&t->changes[at], k, ddb_txn_store(t)->origin, buf);
 		ddb_be64(key, t->changes[at + k - 1].seq);
@@ -679,7 +680,7 @@ static int log_records(struct ddb_txn *t)
 		return rc;
 	/*
 	 * The log is not trimmed yet on this backend (docs/ddb-backend.md,
-	 * "Limits"): trimmed stays what it was.
+	 * "What this backend does not have"): trimmed stays what it was.
 	 */
 	ddb_be64(seqv, t->seq_base + t->nchanges);
 	ddb_be64(seqv + 8, t->trimmed);
@@ -740,10 +741,7 @@ int ddb_txn_commit(struct store_txn *txn)
 		lock_release(st);
 	}
 	if (rc == 0 && t->writes.count) {
-		uint64_t last = t->seq_base + t->nchanges, g = atomic_load(&st->gen);
-
-		while (g < last && !atomic_compare_exchange_weak(&st->gen, &g, last))
-			;
+		ddb_gen_raise(st, t->seq_base + t->nchanges);
 		atomic_store(&st->strong_until_ms, now_ms(CLOCK_MONOTONIC) + st->strong_ms);
 	}
 	pthread_mutex_unlock(&st->write_mu);

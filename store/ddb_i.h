@@ -166,6 +166,15 @@ static inline uint64_t ddb_get_be64(const unsigned char *b)
 	return v;
 }
 
+/* Raises st->gen to seq (never lowers it: another thread may be ahead). */
+static inline void ddb_gen_raise(struct ddb_store *st, uint64_t seq)
+{
+	uint64_t g = atomic_load(&st->gen);
+
+	while (g < seq && !atomic_compare_exchange_weak(&st->gen, &g, seq))
+		;
+}
+
 /* ddb_kv.c: maps and requests, for ddb_commit.c */
 
 /* Sets (p, s) in m to a copy of v, or to gone (v unused) when gone. -ENOMEM. */
@@ -176,7 +185,7 @@ void ddb_map_clear(struct ddb_map *m);
 /* {"p": {"B": p}, "s": {"B": s}}: a key for a request (NULL: no memory). */
 json_t *ddb_key_json(const void *p, size_t plen, const void *s, size_t slen);
 /* The record r as a PutItem's Item: 0 with *out (transferred), or -ENOMEM. */
-int ddb_put_json(json_t **out, const struct ddb_store *st, const struct ddb_rec *r);
+int ddb_put_json(json_t **out, const struct ddb_rec *r);
 /*
  * ddb_call() with req transferred (NULL: -ENOMEM); *resp as ddb_call()'s,
  * or resp NULL when only the status matters (ddb_request_noresp()).

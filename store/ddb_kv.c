@@ -199,14 +199,13 @@ int ddb_remote_get(struct ddb_store *st, const void *p, size_t plen, const void 
 	return rc;
 }
 
-int ddb_put_json(json_t **out, const struct ddb_store *st, const struct ddb_rec *r)
+int ddb_put_json(json_t **out, const struct ddb_rec *r)
 {
 	json_t *item = ddb_key_json(r->key, r->plen, r->key + r->plen, r->slen);
 
 	if (item && r->vlen)
 		json_object_set_new(item, "v", ddb_bin(r->v, r->vlen));
 	*out = item;
-	(void)st;
 	return item ? 0 : -ENOMEM;
 }
 

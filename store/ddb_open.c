@@ -205,25 +205,30 @@ static int table_ready(struct ddb_store *st, bool create)
 {
 	uint64_t until = mono_ms() + ACTIVE_WAIT_MS;
 	char status[32];
-	int rc;
+	bool created = false;
+	int rc = table_describe(st, status, sizeof(status));
 
-	rc = table_describe(st, status, sizeof(status));
-	if (rc == -ENOENT && create)
-		rc = table_create(st);
-	while (rc == 0 || rc == -ENOENT) {
-		rc = table_describe(st, status, sizeof(status));
+	for (;;) {
 		if (rc == 0 && strcmp(status, "ACTIVE") == 0)
 			return 0;
 		if (rc == -ENOENT && !create)
 			return -ENOENT;
+		if (rc == -ENOENT && !created) { /* created once, then waited for */
+			rc = table_create(st);
+			created = true;
+			if (rc)
+				return rc;
+		} else if (rc && rc != -ENOENT) {
+			return rc;
+		}
 		if (mono_ms() > until) {
 			ddb_log(st, LOG_ERR, "table %s is still %s after %u s", st->table,
 				rc ? "missing" : status, ACTIVE_WAIT_MS / 1000u);
 			return -ETIMEDOUT;
 		}
 		usleep(100000);
+		rc = table_describe(st, status, sizeof(status));
 	}
-	return rc;
 }
 
 /*
@@ -233,15 +238,10 @@ static int table_ready(struct ddb_store *st, bool create)
  */
 static int format_check(struct ddb_store *st)
 {
-	struct store_txn *txn;
-	const unsigned char *v;
-	size_t vlen;
-	int rc = ddb_txn_begin(&st->base, STORE_TXN_READ, &txn);
+	void *v = NULL;
+	size_t vlen = 0;
+	int rc = ddb_remote_get(st, META_P, 1, "format", 6, true, &v, &vlen);
 
-	if (rc)
-		return rc;
-	ddb_txn_of(txn)->strong = true;
-	rc = ddb_rec_get(ddb_txn_of(txn), META_P, 1, "format", 6, &v, &vlen);
 	if (rc == 0 && (vlen != 4 || ddb_get_be32(v) != STORE_FORMAT_VERSION)) {
 		ddb_log(st, LOG_ERR,
 			"table %s holds an itemfs store of format %u; this itemfs "
@@ -249,7 +249,7 @@ static int format_check(struct ddb_store *st)
 			st->table, vlen == 4 ? ddb_get_be32(v) : 0, STORE_FORMAT_VERSION);
 		rc = -EPROTO;
 	}
-	ddb_txn_abort(txn);
+	free(v);
 	return rc;
 }
 
@@ -264,26 +264,22 @@ static int format_check(struct ddb_store *st)
  */
 static int gen_read(struct ddb_store *st, bool strong)
 {
-	struct store_txn *txn;
-	const unsigned char *v;
-	size_t vlen;
-	int rc = ddb_txn_begin(&st->base, STORE_TXN_READ, &txn);
+	void *v = NULL;
+	size_t vlen = 0;
+	int rc = ddb_remote_get(st, META_P, 1, "seq", 3, strong, &v, &vlen);
 
-	if (rc)
-		return rc;
-	ddb_txn_of(txn)->strong = strong;
-	rc = ddb_rec_get(ddb_txn_of(txn), META_P, 1, "seq", 3, &v, &vlen);
 	if (rc == 0 && vlen == 16) {
-		uint64_t seq = ddb_get_be64(v), g = atomic_load(&st->gen);
+		uint64_t seq = ddb_get_be64(v);
 
-		if (g < seq)
+		/* the window opens before gen moves: whoever sees the new
+		 * generation begins its reads inside it */
+		if (atomic_load(&st->gen) < seq)
 			atomic_store(&st->strong_until_ms, mono_ms() + st->strong_ms);
-		while (g < seq && !atomic_compare_exchange_weak(&st->gen, &g, seq))
-			;
+		ddb_gen_raise(st, seq);
 	} else if (rc == 0) {
 		rc = -EIO;
 	}
-	ddb_txn_abort(txn);
+	free(v);
 	return rc;
 }
 
@@ -560,10 +556,10 @@ int store_ddb_open(const struct store_config *cfg, struct store **out)
 	}
 	if (rc)
 		goto err;
-	if (cfg->ddb_transactions_set && cfg->ddb_transactions >= 0)
-		st->transact = cfg->ddb_transactions > 0;
-	else
+	if (cfg->ddb_commit == STORE_DDB_COMMIT_AUTO)
 		st->transact = transact_probe(st);
+	else
+		st->transact = cfg->ddb_commit == STORE_DDB_COMMIT_TRANSACT;
 	rc = format_check(st);
 	if (rc == -ENOENT && cfg->create && !cfg->read_only)
 		rc = ddb_store_init_records(st);

@@ -1115,6 +1115,5 @@ const struct store_ops lmdb_ops = {
     .index_list = lmdb_index_list,
     .index_values = lmdb_index_values,
     .index_items = lmdb_index_items,
-    .features = STORE_HAS_STREAMS | STORE_HAS_INDEXES | STORE_HAS_EXPIRY | STORE_HAS_CHECK |
-		STORE_HAS_BACKUP | STORE_HAS_LOCAL_READS,
+    .features = STORE_HAS_STREAMS | STORE_HAS_EXPIRY | STORE_HAS_BACKUP | STORE_HAS_LOCAL_READS,
 };

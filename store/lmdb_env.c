@@ -345,22 +345,13 @@ static int env_open(struct lmdb_store *st, const struct store_config *cfg, size_
 /* Writes what a new store holds: the format, next_ino and the root. */
 static int write_initial(struct lmdb_store *st, MDB_txn *txn)
 {
-	struct store_attr root = {
-	    .ino = STORE_ROOT_INO,
-	    .mode = S_IFDIR | 0755,
-	    .uid = (uint32_t)geteuid(),
-	    .gid = (uint32_t)getegid(),
-	    .nlink = 2,
-	    .parent = STORE_ROOT_INO,
-	    .version = 1,
-	};
+	struct store_attr root;
 	unsigned char num[8], rec[LMDB_INODE_REC_LEN];
 	struct lmdb_key k;
 	MDB_val key, val;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &root.mtime);
-	root.atime = root.ctime = root.mtime;
+	store_root_attr(&root);
 
 	key = lmdb_meta_key(LMDB_META_FORMAT);
 	lmdb_u32_val(num, STORE_FORMAT_VERSION, &val);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/xattr.h>
 
 #include "store_i.h"
@@ -67,6 +69,21 @@ int store_attr_merge(struct store_attr *cur, bool exists, const struct store_att
 	cur->mtime = attr->mtime;
 	cur->ctime = attr->ctime;
 	return 0;
+}
+
+void store_root_attr(struct store_attr *out)
+{
+	*out = (struct store_attr){
+	    .ino = STORE_ROOT_INO,
+	    .mode = S_IFDIR | 0755,
+	    .uid = (uint32_t)geteuid(),
+	    .gid = (uint32_t)getegid(),
+	    .nlink = 2,
+	    .parent = STORE_ROOT_INO,
+	    .version = 1,
+	};
+	clock_gettime(CLOCK_REALTIME, &out->mtime);
+	out->atime = out->ctime = out->mtime;
 }
 
 bool store_path_is_url(const char *path)

@@ -61,6 +61,13 @@ struct store_check_summary; /* store_check(), below */
 struct store_change;        /* the change log, below */
 struct store_stream_head;   /* streams, below */
 
+/* How the DynamoDB-API backend commits (store_config.ddb_commit). */
+enum store_ddb_commit {
+	STORE_DDB_COMMIT_AUTO = 0, /* TransactWriteItems if the server answers it */
+	STORE_DDB_COMMIT_TRANSACT, /* always TransactWriteItems (when a set fits) */
+	STORE_DDB_COMMIT_INTENT,   /* always intent records */
+};
+
 /* Configuration for store_open(); zeroed fields take the defaults. */
 struct store_config {
 	const char *path;     /* store directory; borrowed for the call */
@@ -92,8 +99,7 @@ struct store_config {
 	unsigned ddb_poll_ms;	/* how often other mounts' commits are looked for (1000) */
 	unsigned ddb_strong_ms; /* reads after a commit or barrier stay strong (2000) */
 	unsigned ddb_lease_ms;	/* the write lock's lease (10000) */
-	int ddb_transactions;	/* 1: TransactWriteItems, 0: intent records, -1/unset: probe */
-	bool ddb_transactions_set;
+	enum store_ddb_commit ddb_commit; /* TransactWriteItems or intents (default: probe) */
 };
 
 /* The backend a path names: true for a DynamoDB-API URL. */
@@ -220,17 +226,19 @@ struct store_ops {
 	unsigned features;		  /* STORE_HAS_* */
 };
 
-/* What a backend has beyond items, entries and xattrs (store_features()). */
+/*
+ * What a backend has beyond items, entries and xattrs (store_features()),
+ * where fs must know before it asks: its hooks skip what is missing. An
+ * optional op (indexes, check, ...) it lacks answers -EOPNOTSUPP anyway.
+ */
 enum store_feature {
 	STORE_HAS_STREAMS = 1u << 0,
-	STORE_HAS_INDEXES = 1u << 1,
-	STORE_HAS_EXPIRY = 1u << 2,
-	STORE_HAS_CHECK = 1u << 3,  /* store_check() */
-	STORE_HAS_BACKUP = 1u << 4, /* store_backup(), snapshots */
+	STORE_HAS_EXPIRY = 1u << 1,
+	STORE_HAS_BACKUP = 1u << 2, /* store_backup(), snapshots */
 	/* Reads are local and cheap (a memory map): fs reads the store at
 	 * every open. Without it (a networked backend) an open may be served
 	 * from fs's read cache, which follows the change log (the DAX role). */
-	STORE_HAS_LOCAL_READS = 1u << 5,
+	STORE_HAS_LOCAL_READS = 1u << 3,
 };
 
 /* Every backend's struct store begins with this. */

@@ -40,6 +40,12 @@ int store_ddb_open(const struct store_config *cfg, struct store **out);
  */
 int store_attr_merge(struct store_attr *cur, bool exists, const struct store_attr *attr);
 
+/*
+ * The root directory of a new store, for every backend: 0755, owned by the
+ * caller's euid/egid, two links, its own parent, version 1, times now.
+ */
+void store_root_attr(struct store_attr *out);
+
 /* The LMDB backend's store_in_use(): the contract of store_in_use(). */
 int store_lmdb_in_use(const char *path);
 
