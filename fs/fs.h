@@ -6,7 +6,7 @@
  * files with their write buffers, open directory listings, and options.
  * It never sees how the store keeps things (no LMDB here).
  *
- * Threading: the session runs single-threaded (fs_session_loop()), chosen
+ * Threading: the session runs single-threaded (fs_session_loop(), session.c), chosen
  * by measurement (docs/design.md, "Threading"), so none of the state below
  * is locked. Every field is touched only from the session thread, which
  * also begins and commits every store write transaction (commit.c).
@@ -57,6 +57,7 @@ struct fs_options {
 	double ddb_poll;       /* -o ddb_poll: seconds between looks for other mounts' commits */
 	double ddb_strong;    /* -o ddb_strong: seconds reads stay strong after a commit or fsync */
 	enum store_ddb_commit ddb_commit; /* -o ddb_transactions=auto|on|off */
+	unsigned busy_poll;   /* -o busy_poll: microseconds the idle loop polls before it blocks */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
@@ -64,6 +65,9 @@ struct fs_options {
 /* Defaults of -o stream_keep (a day, as DynamoDB Streams) and -o stream_max. */
 #define FS_STREAM_KEEP_DEFAULT 86400.0
 #define FS_STREAM_MAX_DEFAULT ((size_t)64 << 20)
+
+/* Default of -o busy_poll (microseconds; docs/benchmarks.md, "Busy polling"). */
+#define FS_BUSY_POLL_DEFAULT 100u
 
 /* Default of -o max_inodes: about 26 MiB of the daemon's inode table. */
 #define FS_MAX_INODES_DEFAULT 131072u
@@ -361,7 +365,10 @@ int fs_txn_write(struct fs_ctx *ctx, struct store_txn **out);
 void fs_batch_account(struct fs_ctx *ctx, size_t bytes);
 int fs_batch_commit(struct fs_ctx *ctx);
 void fs_batch_tick(struct fs_ctx *ctx);
+double fs_batch_due(const struct fs_ctx *ctx); /* fs_mono_now() s; -1: no batch */
 int fs_sync(struct fs_ctx *ctx);
+
+/* fs/session.c: the request loop */
 int fs_session_loop(struct fs_ctx *ctx);
 
 /* fs/view.c: the read cache and the consistency contract (docs/consistency.md) */

@@ -82,6 +82,9 @@ void fs_usage(FILE *out)
 	      "                         an open always reads the item's latest version\n"
 	      "                         (a dynamodb:// store: within ddb_poll + cache_ttl)\n"
 	      "  -o consistent_reads    every request reads the latest commit\n"
+	      "  -o busy_poll=US        after a request, wait US microseconds for the next\n"
+	      "                         one awake before sleeping (default 100; 0: sleep at\n"
+	      "                         once): fewer costly wake-ups, some CPU time spent\n"
 	      "  -o max_inodes=N        inodes the kernel may hold at once (default 131072,\n"
 	      "                         about 200 bytes of daemon memory each; 0: no bound):\n"
 	      "                         past it the least recently looked up are forgotten\n"
@@ -139,6 +142,27 @@ static int parse_seconds(const char *opt, const char *val, double max, double *o
 	return 0;
 }
 
+/*
+ * A decimal count from 0 to @max into *@out; a bad value gets a message
+ * naming @opt and asking for @want.
+ */
+static int parse_count(const char *opt, const char *val, unsigned long long max, const char *want,
+		       unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(val, &end, 10);
+	if (errno || end == val || *end != '\0' || val[0] == '-' || n > max) {
+		fprintf(stderr, "itemfs: bad value '%s' for mount option %s: give %s\n", val, opt,
+			want);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
 static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 {
 	if (strncmp(opt, "log_level=", 10) == 0) {
@@ -153,6 +177,15 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 	}
 	if (strncmp(opt, "commit_interval=", 16) == 0)
 		return parse_seconds("commit_interval", opt + 16, 3600, &o->commit_interval);
+	if (strncmp(opt, "busy_poll=", 10) == 0) {
+		unsigned long long us;
+		int rc =
+		    parse_count("busy_poll", opt + 10, 1000000,
+				"microseconds from 0 (off) to 1000000, e.g. busy_poll=100", &us);
+		if (rc == 0)
+			o->busy_poll = (unsigned)us;
+		return rc;
+	}
 	if (strncmp(opt, "cache_ttl=", 10) == 0)
 		return parse_seconds("cache_ttl", opt + 10, 3600, &o->cache_ttl);
 	if (strncmp(opt, "cache_size=", 11) == 0) {
@@ -187,21 +220,13 @@ static int parse_one(const char *opt, bool sloppy, struct fs_options *o)
 		return 0;
 	}
 	if (strncmp(opt, "max_inodes=", 11) == 0) {
-		char *end;
 		unsigned long long n;
-
-		errno = 0;
-		n = strtoull(opt + 11, &end, 10);
-		if (errno || end == opt + 11 || *end != '\0' || opt[11] == '-' ||
-		    n > SIZE_MAX / 2) {
-			fprintf(stderr,
-				"itemfs: bad value '%s' for mount option max_inodes: give a count "
-				"of inodes, or 0 for no bound, e.g. max_inodes=131072\n",
-				opt + 11);
-			return -EINVAL;
-		}
-		o->max_inodes = (size_t)n;
-		return 0;
+		int rc =
+		    parse_count("max_inodes", opt + 11, SIZE_MAX / 2,
+				"a count of inodes, or 0 for no bound, e.g. max_inodes=131072", &n);
+		if (rc == 0)
+			o->max_inodes = (size_t)n;
+		return rc;
 	}
 	if (strncmp(opt, "ddb_region=", 11) == 0 || strncmp(opt, "ddb_profile=", 12) == 0) {
 		bool region = opt[4] == 'r';
@@ -356,6 +381,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *out)
 	out->cache_size = CACHE_BUDGET_DEFAULT;
 	out->cache_ttl = 1.0;
 	out->max_inodes = FS_MAX_INODES_DEFAULT;
+	out->busy_poll = FS_BUSY_POLL_DEFAULT;
 	out->stream_keep = FS_STREAM_KEEP_DEFAULT;
 	out->stream_max = FS_STREAM_MAX_DEFAULT;
 	for (int i = 0; i < argc; i++) /* -s applies to every -o, before or after it */

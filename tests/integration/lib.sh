@@ -453,6 +453,18 @@ stop_b() {
 	B_PID=
 }
 
+# committed PATH: what the store holds at PATH (TABLE/ITEM) now, as a
+# second, read-only mount of $STORE sees it (it sees only what the first
+# mount committed), or "<absent>".
+committed() {
+	local out ro=$T/committed-ro
+	mkdir -p "$ro"
+	"$ITEMFS" mount "$STORE" "$ro" -o ro >>"$LOG" 2>&1 || fail "read-only mount failed: $(cat "$LOG")"
+	out=$(cat "$ro/$1" 2>/dev/null || echo "<absent>")
+	fusermount3 -u "$ro" || fail "fusermount3 -u $ro"
+	echo "$out"
+}
+
 now_ms() { date +%s%3N; }
 
 # wait_for DESC MAX_MS COMMAND...: polls COMMAND every 20 ms until it

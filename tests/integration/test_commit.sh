@@ -7,19 +7,6 @@
 # uncommitted batch, whole, and never what fsync acknowledged.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# committed ITEM: the bytes of table t's ITEM as the store holds them now,
-# read by a second, read-only mount of the same store (it sees only what
-# the first mount committed).
-RO=$T/ro
-mkdir -p "$RO"
-committed() {
-	local out
-	"$ITEMFS" mount "$STORE" "$RO" -o ro >>"$LOG" 2>&1 || fail "read-only mount failed: $(cat "$LOG")"
-	out=$(cat "$RO/t/$1" 2>/dev/null || echo "<absent>")
-	fusermount3 -u "$RO" || fail "fusermount3 -u $RO"
-	echo "$out"
-}
-
 step "bad commit_interval values are refused, naming the option"
 expect_fail 2 "bad value 'soon' for mount option commit_interval: give seconds from 0 to 3600, e.g. commit_interval=1" \
 	"$ITEMFS" mount "$STORE" "$MNT" -o commit_interval=soon
@@ -31,19 +18,19 @@ start_itemfs -o commit_interval=2
 mkdir "$MNT/t"
 printf one >"$MNT/t/a"
 sleep 0.3
-assert_eq "<absent>" "$(committed a)" "store content 0.3 s after the write (batch not yet due)"
+assert_eq "<absent>" "$(committed t/a)" "store content 0.3 s after the write (batch not yet due)"
 sleep 2.2
-assert_eq one "$(committed a)" "store content 2.5 s after the write"
+assert_eq one "$(committed t/a)" "store content 2.5 s after the write"
 
 step "fsync makes a change durable at once"
 printf two >"$MNT/t/b"
 sync "$MNT/t/b" || fail "sync (fsync) of $MNT/t/b failed"
-assert_eq two "$(committed b)" "store content right after fsync"
+assert_eq two "$(committed t/b)" "store content right after fsync"
 
 step "fsyncdir too (an unlink)"
 rm "$MNT/t/a"
 sync "$MNT/t" || fail "sync (fsync) of the directory failed"
-assert_eq "<absent>" "$(committed a)" "store content after unlink + fsyncdir"
+assert_eq "<absent>" "$(committed t/a)" "store content after unlink + fsyncdir"
 stop_itemfs
 
 for sig in TERM INT; do
@@ -55,7 +42,7 @@ for sig in TERM INT; do
 	wait "$ITEMFS_PID" || true
 	ITEMFS_PID=
 	mountpoint -q "$MNT" && fusermount3 -u "$MNT"
-	assert_eq "by-$sig" "$(committed s)" "store content after SIG$sig"
+	assert_eq "by-$sig" "$(committed t/s)" "store content after SIG$sig"
 done
 
 step "kill -9 loses the uncommitted batch whole, keeps what fsync acknowledged"
@@ -65,7 +52,7 @@ sync "$MNT/t/k" || fail "sync (fsync) of $MNT/t/k failed"
 printf lost >"$MNT/t/l"
 mv "$MNT/t/k" "$MNT/t/k2"
 kill_itemfs
-assert_eq kept "$(committed k)" "the fsynced item after kill -9"
-assert_eq "<absent>" "$(committed l)" "an item of the lost batch"
-assert_eq "<absent>" "$(committed k2)" "the rename of the lost batch"
+assert_eq kept "$(committed t/k)" "the fsynced item after kill -9"
+assert_eq "<absent>" "$(committed t/l)" "an item of the lost batch"
+assert_eq "<absent>" "$(committed t/k2)" "the rename of the lost batch"
 echo "1 passed, 0 failed"
