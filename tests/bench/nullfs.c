@@ -1,0 +1,276 @@
+/*
+ * nullfs.c - the FUSE ceiling of tests/bench/ceiling.sh: the least a FUSE
+ * daemon can do for the read workloads of the benchmark. It serves N items
+ * of SIZE bytes in 10 tables, laid out as itemfs-bench lays them out
+ * (t<i % 10>/item<i>, 8 digits), all computed, nothing stored, and answers
+ * every request at once, with what itemfs answers the same requests: names
+ * and attributes kept a day (FS_KERNEL_TIMEOUT), readers through the page
+ * cache kept from open to open (keep_cache) and not flushed at close,
+ * listings by readdirplus, kept by the kernel.
+ * Its loop is itemfs's (fs/session.c): a blocking read(2), or busy polling
+ * for BUSY_POLL microseconds after each request, then poll(2).
+ *
+ * usage: nullfs MOUNTPOINT N SIZE BUSY_POLL_US
+ * Runs in the foreground until the mount is unmounted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TABLES 10
+#define TABLE_INO 2	/* t0 is inode 2, t9 inode 11 */
+#define ITEM_INO 100	/* item i is inode 100 + i */
+#define TIMEOUT 86400.0 /* itemfs's FS_KERNEL_TIMEOUT */
+
+static unsigned long nitems;
+static size_t item_size;
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fills *st for ino; 0 or ENOENT. */
+static int attr_of(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (ino == FUSE_ROOT_ID || (ino >= TABLE_INO && ino < TABLE_INO + TABLES)) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (ino >= ITEM_INO && ino - ITEM_INO < nitems) {
+		st->st_mode = S_IFREG | 0644;
+		st->st_nlink = 1;
+		st->st_size = (off_t)item_size;
+		return 0;
+	}
+	return ENOENT;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = {.attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT};
+	unsigned long i;
+	char *end;
+
+	if (parent == FUSE_ROOT_ID && name[0] == 't' && name[1] >= '0' && name[1] <= '9' &&
+	    !name[2])
+		e.ino = TABLE_INO + (fuse_ino_t)(name[1] - '0');
+	else if (parent >= TABLE_INO && parent < TABLE_INO + TABLES &&
+		 strncmp(name, "item", 4) == 0 && strlen(name) == 12) {
+		i = strtoul(name + 4, &end, 10);
+		if (!*end && i < nitems && i % TABLES == parent - TABLE_INO)
+			e.ino = ITEM_INO + i;
+	}
+	if (!e.ino || attr_of(e.ino, &e.attr) != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc = attr_of(ino, &st);
+
+	(void)fi;
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+/* readdir and readdirplus (@plus): entries from @off on, as many as fit. */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	char *buf = malloc(size), name[16];
+	size_t len = 0;
+	unsigned long n =
+	    ino == FUSE_ROOT_ID ? TABLES : (nitems + TABLES - 1 - (ino - TABLE_INO)) / TABLES;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (unsigned long k = (unsigned long)off; k < n; k++) {
+		struct fuse_entry_param e = {.attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT};
+		size_t need;
+
+		if (ino == FUSE_ROOT_ID) {
+			snprintf(name, sizeof(name), "t%lu", k);
+			e.ino = TABLE_INO + k;
+		} else {
+			snprintf(name, sizeof(name), "item%08lu", k * TABLES + (ino - TABLE_INO));
+			e.ino = ITEM_INO + k * TABLES + (ino - TABLE_INO);
+		}
+		attr_of(e.ino, &e.attr);
+		need = plus ? fuse_add_direntry_plus(req, buf + len, size - len, name, &e,
+						     (off_t)k + 1)
+			    : fuse_add_direntry(req, buf + len, size - len, name, &e.attr,
+						(off_t)k + 1);
+		if (need > size - len)
+			break;
+		len += need;
+	}
+	fuse_reply_buf(req, buf, len);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_dir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_dir(req, ino, size, off, true);
+}
+
+/* Listings never change: the kernel keeps them, as itemfs's unchanged ones. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	static char *buf;
+	static size_t cap;
+	size_t n = (size_t)off >= item_size ? 0 : item_size - (size_t)off;
+
+	(void)fi;
+	if (n > size)
+		n = size;
+	if (n > cap) {
+		free(buf);
+		cap = n;
+		buf = malloc(cap);
+		if (!buf) {
+			cap = 0;
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	memset(buf, 'a' + (int)(ino % 26), n);
+	fuse_reply_buf(req, buf, n);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .opendir = op_opendir,
+    .readdirplus = op_readdirplus,
+    .getattr = op_getattr,
+    .readdir = op_readdir,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+};
+
+/* itemfs's loop (fs/session.c), without its deadlines. */
+static int loop(struct fuse_session *se, unsigned busy_poll)
+{
+	struct fuse_buf fbuf = {.mem = NULL};
+	struct pollfd pfd = {.fd = fuse_session_fd(se), .events = POLLIN};
+	double last = 0;
+	int res = 0;
+
+	if (busy_poll && fcntl(pfd.fd, F_SETFL, fcntl(pfd.fd, F_GETFL) | O_NONBLOCK) != 0)
+		return -errno;
+	while (!fuse_session_exited(se)) {
+		res = fuse_session_receive_buf(se, &fbuf);
+		while (busy_poll && res == -EAGAIN && mono_now() < last + busy_poll / 1e6) {
+			sched_yield();
+			res = fuse_session_receive_buf(se, &fbuf);
+		}
+		if (busy_poll && res == -EAGAIN) {
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				break;
+			continue;
+		}
+		if (res == 0)
+			break;
+		if (res < 0 && res != -EINTR && res != -EAGAIN)
+			break;
+		if (res > 0) {
+			fuse_session_process_buf(se, &fbuf);
+			last = mono_now();
+		}
+	}
+	free(fbuf.mem);
+	return res < 0 && res != -ENODEV && res != -EINTR && res != -EAGAIN ? res : 0;
+}
+
+int main(int argc, char **argv)
+{
+	char o[] = "-o", opts[] = "fsname=nullfs,default_permissions";
+	char *fargv[] = {argv[0], o, opts, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	struct fuse_session *se;
+	unsigned busy_poll;
+	int rc = 1;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s MOUNTPOINT N SIZE BUSY_POLL_US\n", argv[0]);
+		return 2;
+	}
+	nitems = strtoul(argv[2], NULL, 10);
+	item_size = strtoul(argv[3], NULL, 10);
+	busy_poll = (unsigned)strtoul(argv[4], NULL, 10);
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (!se)
+		return 1;
+	if (fuse_session_mount(se, argv[1]) == 0) {
+		rc = loop(se, busy_poll) ? 1 : 0;
+		fuse_session_unmount(se);
+	}
+	fuse_session_destroy(se);
+	return rc;
+}
