@@ -116,8 +116,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " forgotten to stay within it\n",
 	       get(v, n, "inodes", "known"), get(v, n, "inodes", "max"),
 	       get(v, n, "inodes", "trimmed"));
-	printf("files: %" PRIu64 " opens through the kernel's page cache, %" PRIu64 " direct\n",
-	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"));
+	printf("files: %" PRIu64 " opens through the kernel's page cache, %" PRIu64
+	       " direct; %" PRIu64 " reads of files the kernel opened itself (--snapshot)\n",
+	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"),
+	       get(v, n, "files", "reads_by_inode"));
 	printf("ttl: %" PRIu64 " expired items hidden, %" PRIu64 " reclaimed, %" PRIu64
 	       " pending\n",
 	       get(v, n, "ttl", "hidden"), get(v, n, "ttl", "reclaimed"),

@@ -216,6 +216,7 @@ struct fs_view_stats {
 	uint64_t kernel_notes;	     /* invalidations queued for the kernel */
 	uint64_t inode_trims;	     /* ... of them names dropped to keep to max_inodes */
 	uint64_t opens_cached;	     /* opens served through the kernel's page cache */
+	uint64_t reads_by_inode;     /* reads without a file handle (kernel opens) */
 	uint64_t opens_direct;	     /* opens served with direct I/O */
 	uint64_t txn_applied;	     /* transactions (txn.c) applied */
 	uint64_t txn_actions;	     /* ... their actions */
@@ -278,6 +279,16 @@ struct fs_ctx {
 
 	/* --snapshot: the read transaction every read uses, held for the mount's life. */
 	struct store_txn *snapshot;
+	/*
+	 * --snapshot: the kernel opens files without asking (FUSE's no_open,
+	 * ops_file.c "Kernel opens"), and asks for bytes by inode.
+	 */
+	bool kernel_opens;
+	struct fs_file *last_read; /* the item such a read loaded last, kept open */
+	char *stats_text;	   /* .itemfs/stats as such reads see it... */
+	size_t stats_len;
+	double stats_time;	     /* ...made at this fs_mono_now() (0: not yet), */
+	struct timespec stats_mtime; /* and this CLOCK_REALTIME, its mtime */
 
 	/* Group commit (commit.c). */
 	struct store_txn *batch;      /* the open batch transaction, or NULL */
@@ -415,6 +426,7 @@ int fs_view_read_item(struct fs_ctx *ctx, struct store_txn *txn, struct store_at
 		      struct fs_file *f);
 void fs_view_pages_put(struct fs_ctx *ctx, struct fs_file *f);
 int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len);
+int fs_hidden_stats_text(struct fs_ctx *ctx);
 
 /* fs/hidden.c: the .itemfs directory (answers for FS_INO_HIDDEN_DIR and FS_INO_STATS) */
 bool fs_hidden_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -571,7 +583,7 @@ int fs_stream_attr(struct fs_ctx *ctx, uint64_t ino, struct store_attr *out);
 void fs_stream_lookup(fuse_req_t req, const char *name);
 void fs_stream_opendir(fuse_req_t req, struct fuse_file_info *fi);
 void fs_stream_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_stream_read(fuse_req_t req, struct fs_stream_file *s, size_t size, off_t off);
+void fs_stream_read(fuse_req_t req, uint64_t ino, size_t size, off_t off);
 void fs_stream_release(fuse_req_t req, struct fs_stream_file *s);
 int fs_stream_lseek(struct fs_ctx *ctx, fuse_ino_t ino, off_t off, int whence, off_t *out);
 

@@ -40,12 +40,58 @@ void fs_hidden_attr(uint64_t ino, struct store_attr *a)
 	}
 }
 
-/* Any hidden inode's attributes: a stream file's come from the store. */
+/*
+ * Kernel opens (ops_file.c): .itemfs/stats is read by inode, through the
+ * page cache, so its size must be its text's. The text is made again once
+ * it is a second old, so that one cat reads one text; a stat or read after
+ * that sees new counters, with a new mtime, at which the kernel drops the
+ * old text's pages (FUSE_CAP_AUTO_INVAL_DATA).
+ */
+int fs_hidden_stats_text(struct fs_ctx *ctx)
+{
+	double now = fs_mono_now();
+	char *text;
+	size_t len;
+	int rc;
+
+	if (ctx->stats_time && now - ctx->stats_time < 1.0)
+		return 0;
+	rc = fs_view_stats_text(ctx, &text, &len);
+	if (rc)
+		return rc;
+	free(ctx->stats_text);
+	ctx->stats_text = text;
+	ctx->stats_len = len;
+	ctx->stats_time = now;
+	fs_now(&ctx->stats_mtime);
+	return 0;
+}
+
+/* Seconds the kernel may keep a hidden inode's attributes. */
+static double hidden_timeout(const struct fs_ctx *ctx, uint64_t ino)
+{
+	/* streams grow; kernel opens read the stats text by its size */
+	return fs_ino_is_stream(ino) || (ctx->kernel_opens && ino == FS_INO_STATS) ? 0 : 3600;
+}
+
+/*
+ * Any hidden inode's attributes: a stream file's come from the store, the
+ * stats file's size under kernel opens from its text.
+ */
 int fs_hidden_attr_get(struct fs_ctx *ctx, uint64_t ino, struct store_attr *a)
 {
+	int rc;
+
 	if (fs_ino_is_stream(ino))
 		return fs_stream_attr(ctx, ino, a);
 	fs_hidden_attr(ino, a);
+	if (ino == FS_INO_STATS && ctx->kernel_opens) {
+		rc = fs_hidden_stats_text(ctx);
+		if (rc)
+			return rc;
+		a->size = ctx->stats_len;
+		a->mtime = a->ctime = ctx->stats_mtime;
+	}
 	return 0;
 }
 
@@ -70,10 +116,14 @@ int fs_hidden_reply_entry(fuse_req_t req, const struct store_attr *a, double tim
 
 static void reply_hidden_entry(fuse_req_t req, uint64_t ino)
 {
+	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_attr a;
+	int rc = fs_hidden_attr_get(ctx, ino, &a);
 
-	fs_hidden_attr(ino, &a);
-	fs_hidden_reply_entry(req, &a, 3600);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_hidden_reply_entry(req, &a, hidden_timeout(ctx, ino));
 }
 
 /* Answers a lookup of the hidden names; false when name is not one. */
@@ -122,7 +172,7 @@ void fs_hidden_getattr(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	fs_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs_ino_is_stream(ino) ? 0 : 3600);
+	fuse_reply_attr(req, &st, hidden_timeout(fs_ctx_of(req), ino));
 }
 
 void fs_hidden_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -392,6 +392,7 @@ static int cmd_mount(int argc, char **argv)
 	fs_batch_commit(&ctx);
 	fs_view_stop(&ctx);
 	fs_handles_close_all(&ctx);
+	free(ctx.stats_text);
 	fs_view_destroy(&ctx);
 	fuse_session_unmount(ctx.se);
 	fuse_remove_signal_handlers(ctx.se);

@@ -6,7 +6,16 @@
 
 void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs_ctx *ctx = userdata;
+
+	/*
+	 * A snapshot never changes and has no writers: the kernel may open its
+	 * files without asking (ops_file.c, "Kernel opens").
+	 */
+	if (ctx->opts.snapshot && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		ctx->kernel_opens = true;
+	}
 	/*
 	 * No atomic O_TRUNC: with it the kernel zeroes the inode's i_size itself
 	 * at open, under the readers of the committed version. Without it,

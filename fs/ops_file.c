@@ -25,6 +25,18 @@
  * the page cache between versions. Only a page-cache reader that is still
  * open after FS_WRITER_WAIT, and reads while the writer writes, is at risk
  * (docs/consistency.md).
+ *
+ * Kernel opens. A --snapshot mount serves one point in time for its whole
+ * life and has no writers, so no open needs the daemon: its version never
+ * changes and no writer can tear it. There the daemon answers the first
+ * OPEN with ENOSYS, and FUSE (no_open) then opens every file of the mount
+ * itself, with no OPEN or RELEASE round trip, keeping the page cache from
+ * open to open; the first FLUSH gets ENOSYS too (no_flush), so a close is
+ * no round trip either. Reads come without a file handle, by inode:
+ * file_by_inode() serves them from the snapshot, keeping the item read
+ * last loaded for the next read (cat and tar read a file front to back).
+ * .itemfs/stats, which other mounts see as a file of size 0 read to EOF,
+ * has its text's size there instead (fs_hidden_stats_text()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +223,10 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_inode *in = fs_inode_find(&ctx->itab, ino);
 	struct fs_waiting_open *w, **tail;
 
+	if (ctx->kernel_opens) {
+		fuse_reply_err(req, ENOSYS); /* the kernel opens files itself from now on */
+		return;
+	}
 	if (fs_ino_is_hidden(ino)) {
 		fs_hidden_open(req, ino, fi);
 		return;
@@ -366,18 +382,73 @@ static void read_stats(fuse_req_t req, const struct fs_stats_file *s, size_t siz
 			       size < s->len - (size_t)off ? size : s->len - (size_t)off);
 }
 
+/*
+ * The file a read without a handle reads (kernel opens, top of this file):
+ * the item read last, or ino opened now in its place. NULL for the hidden
+ * files, which read_hidden_by_inode() answers.
+ */
+static int file_by_inode(fuse_req_t req, fuse_ino_t ino, struct fs_file **out)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_file *f = ctx->last_read;
+	int rc;
+
+	*out = NULL;
+	if (fs_ino_is_hidden(ino))
+		return 0;
+	if (f && f->inode->ino == ino) {
+		*out = f;
+		return 0;
+	}
+	rc = file_open(ctx, ino, O_RDONLY, fuse_req_ctx(req)->pid, &f);
+	if (rc)
+		return rc;
+	if (ctx->last_read)
+		fs_file_close(ctx, ctx->last_read);
+	ctx->last_read = *out = f;
+	return 0;
+}
+
+/* A read of a hidden file without a handle (kernel opens). */
+static void read_hidden_by_inode(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_stats_file s = {.kind = FS_HANDLE_STATS};
+
+	if (fs_ino_is_stream(ino)) {
+		fs_stream_read(req, ino, size, off);
+		return;
+	}
+	if (ino == FS_INO_STATS && fs_hidden_stats_text(ctx) == 0) {
+		s.text = ctx->stats_text;
+		s.len = ctx->stats_len;
+	}
+	read_stats(req, &s, size, off); /* the txn file reads as empty, as elsewhere */
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
 	int rc;
 
-	(void)ino;
+	if (!fi->fh) { /* kernel opens (top of this file) */
+		fs_ctx_of(req)->stats.reads_by_inode++;
+		rc = file_by_inode(req, ino, &f);
+		if (rc == 0 && !f) {
+			read_hidden_by_inode(req, ino, size, off);
+			return;
+		}
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	if (fs_txn_file_of(fi)) {
 		fs_txn_read_op(req, fs_txn_file_of(fi), size, off);
 		return;
 	}
 	if (fs_stream_file_of(fi)) {
-		fs_stream_read(req, fs_stream_file_of(fi), size, off);
+		fs_stream_read(req, ino, size, off);
 		return;
 	}
 	if (!f) {
@@ -519,7 +590,9 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = fs_file_of(fi);
 
 	(void)ino;
-	if (fs_txn_file_of(fi))
+	if (!fi->fh) /* kernel opens: ENOSYS makes the kernel stop sending FLUSH */
+		fuse_reply_err(req, ENOSYS);
+	else if (fs_txn_file_of(fi))
 		fs_txn_flush(req, fs_txn_file_of(fi));
 	else
 		fuse_reply_err(req, f ? -fs_file_flush(fs_ctx_of(req), f) : 0);

@@ -497,8 +497,9 @@ void fs_stream_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(s);
 }
 
-void fs_stream_read(fuse_req_t req, struct fs_stream_file *s, size_t size, off_t off)
+void fs_stream_read(fuse_req_t req, uint64_t ino, size_t size, off_t off)
 {
+	uint64_t table = ino & ~FS_INO_STREAM_BASE;
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct store_txn *txn;
 	char *buf = off >= 0 ? malloc(size ? size : 1) : NULL;
@@ -506,13 +507,14 @@ void fs_stream_read(fuse_req_t req, struct fs_stream_file *s, size_t size, off_t
 	int rc = buf ? fs_txn_read(ctx, &txn) : off < 0 ? -EINVAL : -ENOMEM;
 
 	if (rc == 0) {
-		rc = store_stream_read(txn, s->table, (uint64_t)off, buf, size, &len);
+		rc = store_stream_read(txn, table, (uint64_t)off, buf, size, &len);
 		fs_txn_read_end(ctx, txn);
 	}
 	if (rc == -EIO)
-		fs_log(LOG_ERR, "change stream of table inode %llu cannot be read at offset %lld: "
-		       "reads return EIO; run itemfs check", (unsigned long long)s->table,
-		       (long long)off);
+		fs_log(LOG_ERR,
+		       "change stream of table inode %llu cannot be read at offset %lld: "
+		       "reads return EIO; run itemfs check",
+		       (unsigned long long)table, (long long)off);
 	ctx->stream.reads++;
 	if (rc)
 		fuse_reply_err(req, -rc);

@@ -6,8 +6,10 @@
 #   null      nullfs (BENCHDIR/nullfs): a FUSE daemon that answers every
 #             request at once from nothing, with itemfs's busy polling
 #   itemfs    itemfs on a fresh store in /var/tmp, its defaults
-#   null-0, itemfs-0   the same with busy_poll=0 (a blocking read, as
-#             libfuse's loop)
+#   snap      itemfs --snapshot of such a store: the kernel opens its files
+#             without asking the daemon (docs/consistency.md)
+#   null-0, itemfs-0   the same as null and itemfs with busy_poll=0 (a
+#             blocking read, as libfuse's loop)
 # Phases: the first cat of every item after the mount (the FUSE columns
 # only: the kernel caches nothing yet; itemfs reads its store), then a warm
 # cat (the median of 3 passes), then `tar -cf - | cat`. Prints each run's
@@ -50,13 +52,17 @@ setup() {
 		mounted
 		WHERE=$M/mnt
 		;;
-	itemfs | itemfs-0)
+	itemfs | itemfs-0 | snap)
 		rm -rf "$STORE"
 		"$ITEMFS" mount "$STORE" "$M/mnt"
 		for t in $(seq 0 9); do mkdir "$M/mnt/t$t"; done
 		"$BENCH" create "$M/mnt" 0 "$N" >/dev/null
 		fusermount3 -u "$M/mnt"
-		"$ITEMFS" mount "$STORE" "$M/mnt" -o "busy_poll=$([ "$1" = itemfs ] && echo 100 || echo 0)"
+		case "$1" in
+		itemfs) "$ITEMFS" mount "$STORE" "$M/mnt" ;;
+		itemfs-0) "$ITEMFS" mount "$STORE" "$M/mnt" -o busy_poll=0 ;;
+		snap) "$ITEMFS" mount --snapshot "$STORE" "$M/mnt" ;;
+		esac
 		WHERE=$M/mnt
 		;;
 	esac
@@ -86,7 +92,7 @@ warm() {
 	done | sort -n | sed -n 2p
 }
 
-COLS=(dir null itemfs null-0 itemfs-0)
+COLS=(dir null itemfs snap null-0 itemfs-0)
 echo "ceiling.sh: $N items of 1 KiB, $RUNS runs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for RUN in $(seq 1 "$RUNS"); do
 	for k in $(seq 0 $((${#COLS[@]} - 1))); do
@@ -108,12 +114,13 @@ median() { # median COL PHASE
 }
 ratio() { [ "$1" = - ] || [ "$2" = - ] && echo - || echo "scale=3; $1 / $2" | bc; }
 
-printf '\nmedians (s)   %10s %10s %10s %10s %10s | dir/null dir/itemfs null/itemfs null-0/itemfs-0\n' "${COLS[@]}"
+printf '\nmedians (s)   %9s %9s %9s %9s %9s %9s | dir/null dir/itemfs dir/snap null/itemfs null-0/itemfs-0\n' "${COLS[@]}"
 for p in first-cat warm-cat tar; do
 	declare -A med=()
 	for c in "${COLS[@]}"; do med[$c]=$(median "$c" "$p"); done
-	printf '%-13s %10s %10s %10s %10s %10s | %8s %10s %11s %15s\n' "$p" \
-		"${med[dir]}" "${med[null]}" "${med[itemfs]}" "${med[null-0]}" "${med[itemfs-0]}" \
+	printf '%-13s %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f | %8s %10s %8s %11s %15s\n' "$p" \
+		"${med[dir]/-/0}" "${med[null]}" "${med[itemfs]}" "${med[snap]}" "${med[null-0]}" "${med[itemfs-0]}" \
 		"$(ratio "${med[dir]}" "${med[null]}")" "$(ratio "${med[dir]}" "${med[itemfs]}")" \
+		"$(ratio "${med[dir]}" "${med[snap]}")" \
 		"$(ratio "${med[null]}" "${med[itemfs]}")" "$(ratio "${med[null-0]}" "${med[itemfs-0]}")"
 done

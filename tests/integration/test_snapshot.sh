@@ -172,6 +172,11 @@ for ((i = 0; i < ACCOUNTS; i++)); do
 done
 printf '0\n' >"$MNT/bank/v/seq"
 : >"$JOURNAL"
+# two items of 300,000 bytes with the same bytes, read side by side below
+mkdir "$MNT/big"
+head -c 300000 /dev/urandom >"$T/big"
+cp "$T/big" "$MNT/big/a"
+cp "$T/big" "$MNT/big/b"
 sync "$MNT/bank" # an fsync of the directory commits (sync -f, syncfs, never reaches FUSE)
 
 step "the writer transfers between accounts"
@@ -183,6 +188,17 @@ sleep 1.5 # at least one group commit with transfers in it (commit_interval=1)
 
 step "mount a snapshot while the writer goes on"
 start_snapshot
+
+# snap_counter KEY: KEY's value in the snapshot mount's .itemfs/stats.
+snap_counter() {
+	awk -v k="$1" '$1 == k { print $2 }' "$SNAP/.itemfs/stats"
+}
+
+step "the kernel opens the snapshot's files itself: reads by inode are right"
+# cmp reads the two items in turns: the daemon loads one, then the other,
+# for each request (ops_file.c, file_by_inode())
+cmp "$SNAP/big/a" "$SNAP/big/b" || fail "cmp of two equal 300,000-byte items in the snapshot"
+cmp "$T/big" "$SNAP/big/a" || fail "big/a in the snapshot differs from what was written"
 seq1=$(check_state "$SNAP/bank/v" "snapshot")
 assert_gt "$seq1" 0 "transfers in the snapshot"
 echo "  the snapshot holds transfer $seq1; the writer has journaled $(transfers)"
@@ -231,6 +247,28 @@ expect_fail 1 "Read-only file system" setfattr -n user.x -v 1 "$SNAP/bank/v/acct
 expect_fail 1 "Read-only file system" ln "$SNAP/bank/v/acct-006" "$SNAP/bank/v/link"
 out=$(diff <(printf '%s\n' "$fp1") <(fingerprint "$SNAP")) ||
 	fail "the snapshot changed after the refused writes: $out"
+
+step "no open, close or read of a cached item reaches the snapshot's daemon"
+assert_eq 0 "$(snap_counter files.open_cached)" "opens through the page cache the daemon saw"
+assert_eq 0 "$(snap_counter files.open_direct)" "direct opens the daemon saw"
+r0=$(snap_counter files.reads_by_inode)
+assert_gt "$r0" 0 "reads by inode after the fingerprints and tars"
+for i in 1 2 3; do
+	cat "$SNAP/bank/v/acct-007" "$SNAP/big/a" >/dev/null
+done
+assert_eq "$r0" "$(snap_counter files.reads_by_inode)" "reads by inode after 3 more cats of read items"
+out=$("$ITEMFS" stats "$SNAP") || fail "itemfs stats of the snapshot: $out"
+case "$out" in
+*" reads of files the kernel opened itself"*) ;;
+*) fail "itemfs stats of the snapshot: no line on reads by inode: $out" ;;
+esac
+snapstream=$(tr -d '\0' <"$SNAP/.itemfs/streams/bank")
+[ -n "$snapstream" ] || fail "the snapshot's change stream of bank is empty"
+livestream=$(tr -d '\0' <"$MNT/.itemfs/streams/bank")
+case "$livestream" in
+"$snapstream"*) ;;
+*) fail "the snapshot's stream of bank ($(printf '%s\n' "$snapstream" | wc -l) lines) is not where the live one begins" ;;
+esac
 
 step "the snapshot mount exits 0 on fusermount3 -u"
 stop_snapshot
