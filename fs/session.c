@@ -141,10 +141,13 @@ static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wak
 		sched_yield();
 	if (res != -EAGAIN)
 		return res;
-	wake_before_read(wake, due, fs_mono_now());
+	now = fs_mono_now();
+	if (due >= 0 && due <= now)
+		return -EAGAIN; /* the deadline came while polling: no request */
+	wake_before_read(wake, due, now);
 	if (poll(&pfd, 1, -1) < 0)
 		return -errno;
-	return fuse_session_receive_buf(ctx->se, fbuf); /* -EAGAIN if another took it */
+	return fuse_session_receive_buf(ctx->se, fbuf); /* -EAGAIN: nothing after all */
 }
 
 /*
