@@ -49,24 +49,32 @@ static void log_bad_checksum(struct fs_ctx *ctx, uint64_t ino)
 	       path, (unsigned long long)ino);
 }
 
-/*
- * Replaces f's bytes with the committed version of its item, read in txn.
- * Errors: -EIO (checksum mismatch, logged with the item's path), -ENOENT,
- * -ENOMEM.
- */
-int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
+int fs_file_base_attr(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_file *f,
+		      struct store_attr *out)
 {
-	struct store_attr a;
-	int rc = f->writable ? store_inode_get(txn, f->inode->ino, &a) /* the latest commit */
-			     : fs_view_open_attr(ctx, txn, f->inode->ino, &a);
+	/* a writer starts from the latest commit, whatever the backend */
+	return f->writable ? store_inode_get(txn, f->inode->ino, out)
+			   : fs_view_open_attr(ctx, txn, f->inode->ino, out);
+}
 
+/* Drops the bytes f holds. */
+static void file_drop(struct fs_ctx *ctx, struct fs_file *f)
+{
 	fs_view_pages_put(ctx, f);
 	free(f->data);
 	f->data = NULL;
 	f->len = f->cap = 0;
 	f->loaded = false;
-	if (rc == 0)
-		rc = fs_view_read_item(ctx, txn, &a, f);
+}
+
+int fs_file_load_version(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f,
+			 const struct store_attr *base)
+{
+	struct store_attr a = *base; /* fs_view_read_item() may move it to a newer version */
+	int rc;
+
+	file_drop(ctx, f);
+	rc = fs_view_read_item(ctx, txn, &a, f);
 	if (rc == -EBADMSG) {
 		log_bad_checksum(ctx, f->inode->ino);
 		return -EIO;
@@ -78,6 +86,18 @@ int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
 	f->dirty = f->written = false;
 	f->mtime_pending = false;
 	return 0;
+}
+
+int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f)
+{
+	struct store_attr a;
+	int rc = fs_file_base_attr(ctx, txn, f, &a);
+
+	if (rc) {
+		file_drop(ctx, f);
+		return rc;
+	}
+	return fs_file_load_version(ctx, txn, f, &a);
 }
 
 /*

@@ -498,7 +498,22 @@ enum fs_priv_change { FS_PRIV_WRITE, FS_PRIV_CHOWN };
 mode_t fs_privs_dropped(fuse_req_t req, const struct store_attr *a, enum fs_priv_change why);
 
 /* fs/file.c: the write model */
+/*
+ * The attributes f's bytes start from, read in txn: a writer's are the
+ * latest commit's, whatever the backend; a reader's fs_view_open_attr()'s.
+ */
+int fs_file_base_attr(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_file *f,
+		      struct store_attr *out);
+/*
+ * Replaces f's bytes with those of the version fs_file_base_attr() names,
+ * read in txn; fs_file_load_version() with those of version *base, whose
+ * attributes the caller has read in txn already. Errors: -EIO (checksum
+ * mismatch, logged with the item's path), -ENOENT, -ENOMEM; f then holds
+ * no bytes.
+ */
 int fs_file_load(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f);
+int fs_file_load_version(struct fs_ctx *ctx, struct store_txn *txn, struct fs_file *f,
+			 const struct store_attr *base);
 int fs_file_ensure(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_commit(struct fs_ctx *ctx, struct fs_file *f);
 int fs_file_flush(struct fs_ctx *ctx, struct fs_file *f);

@@ -86,9 +86,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 	rc = fs_txn_read(ctx, &txn);
 	if (rc)
 		goto err;
-	/* a writer starts from the latest commit, whatever the backend */
-	rc = f->writable ? store_inode_get(txn, ino, &f->attr)
-			 : fs_view_open_attr(ctx, txn, ino, &f->attr);
+	rc = fs_file_base_attr(ctx, txn, f, &f->attr);
 	if (rc == -ENOENT)
 		/*
 		 * The kernel resolved a name to an item that is gone: another
@@ -107,7 +105,7 @@ static int file_open(struct fs_ctx *ctx, uint64_t ino, int flags, pid_t pid,
 		f->loaded = f->dirty = f->mtime_pending = true;
 		fs_now(&f->mtime);
 	} else if (rc == 0 && !f->writable) {
-		rc = fs_file_load(ctx, txn, f); /* a reader's snapshot */
+		rc = fs_file_load_version(ctx, txn, f, &f->attr); /* a reader's snapshot */
 	}
 	fs_txn_read_end(ctx, txn);
 	if (rc)
