@@ -372,10 +372,13 @@ int fs_stream_rename(struct fs_ctx *ctx, struct store_txn *txn, const struct fs_
 
 /* ---- .itemfs/streams ------------------------------------------------------ */
 
-/* An open stream file (fuse_file_info.fh). */
+/*
+ * An open stream file (fuse_file_info.fh): only its kind. Reads find the
+ * table from the inode (fs_stream_read()), as reads without a handle on a
+ * --snapshot mount must (ops_file.c, "Kernel opens").
+ */
 struct fs_stream_file {
 	enum fs_handle_kind kind; /* FS_HANDLE_STREAM */
-	uint64_t table;
 };
 
 /* Table ino's attributes into *a, in txn: -ENOENT unless it is a table. */
@@ -490,7 +493,6 @@ void fs_stream_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	s->kind = FS_HANDLE_STREAM;
-	s->table = ino & ~FS_INO_STREAM_BASE;
 	fi->fh = (uintptr_t)s;
 	fi->direct_io = 1; /* every read sees what other mounts appended */
 	if (fuse_reply_open(req, fi) != 0)
