@@ -19,14 +19,12 @@
  * busy_poll=0 blocks in read(2) at once, as libfuse's loop does.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "busy_poll.h"
 #include "fs.h"
 
 /* A deadline's wake-up signal is repeated this often until it is seen (ns). */
@@ -127,7 +125,6 @@ static void wake_destroy(struct session_wake *w)
 static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wake *wake,
 		   double poll_until, double due, double now)
 {
-	struct pollfd pfd = {.fd = fuse_session_fd(ctx->se), .events = POLLIN};
 	int res;
 
 	if (ctx->opts.busy_poll == 0) {
@@ -136,18 +133,14 @@ static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wak
 	}
 	if (due >= 0 && due < poll_until)
 		poll_until = due;
-	while ((res = fuse_session_receive_buf(ctx->se, fbuf)) == -EAGAIN &&
-	       fs_mono_now() < poll_until)
-		sched_yield();
+	res = busy_poll_receive(ctx->se, fbuf, poll_until); /* fs_mono_now()'s clock */
 	if (res != -EAGAIN)
 		return res;
 	now = fs_mono_now();
 	if (due >= 0 && due <= now)
 		return -EAGAIN; /* the deadline came while polling: no request */
 	wake_before_read(wake, due, now);
-	if (poll(&pfd, 1, -1) < 0)
-		return -errno;
-	return fuse_session_receive_buf(ctx->se, fbuf); /* -EAGAIN: nothing after all */
+	return busy_poll_wait(ctx->se, fbuf);
 }
 
 /*
@@ -162,17 +155,17 @@ int fs_session_loop(struct fs_ctx *ctx)
 	struct fuse_buf fbuf = {.mem = NULL};
 	struct session_wake wake;
 	double last = 0; /* fs_mono_now() when the last request was answered */
-	int fd = fuse_session_fd(ctx->se);
 	int res = wake_init(&wake);
 
 	if (res) {
 		fs_log(LOG_ERR, "cannot set up the commit timer: %s", strerror(-res));
 		return res;
 	}
-	if (ctx->opts.busy_poll > 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+	if (ctx->opts.busy_poll > 0 && (res = busy_poll_start(ctx->se)) != 0) {
 		fs_log(LOG_WARNING, "cannot poll /dev/fuse without blocking (%s): busy_poll is off",
-		       strerror(errno));
+		       strerror(-res));
 		ctx->opts.busy_poll = 0;
+		res = 0;
 	}
 	while (!fuse_session_exited(ctx->se)) {
 		double t = fs_batch_due(ctx), w = fs_waiting_opens_due(ctx), x = fs_ttl_due(ctx);

@@ -7,8 +7,9 @@
  * and attributes kept a day (FS_KERNEL_TIMEOUT), readers through the page
  * cache kept from open to open (keep_cache) and not flushed at close,
  * listings by readdirplus, kept by the kernel.
- * Its loop is itemfs's (fs/session.c): a blocking read(2), or busy polling
- * for BUSY_POLL microseconds after each request, then poll(2).
+ * Its loop is itemfs's (fs/session.c), receiving with the same code
+ * (fs/busy_poll.c): a blocking read(2), or busy polling for BUSY_POLL
+ * microseconds after each request, then poll(2).
  *
  * usage: nullfs MOUNTPOINT N SIZE BUSY_POLL_US
  * Runs in the foreground until the mount is unmounted.
@@ -16,13 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
-#include <poll.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "busy_poll.h"
 
 #define TABLES 10
 #define TABLE_INO 2	/* t0 is inode 2, t9 inode 11 */
@@ -218,27 +219,18 @@ static const struct fuse_lowlevel_ops ops = {
 static int loop(struct fuse_session *se, unsigned busy_poll)
 {
 	struct fuse_buf fbuf = {.mem = NULL};
-	struct pollfd pfd = {.fd = fuse_session_fd(se), .events = POLLIN};
-	double last = 0;
+	double last = 0; /* mono_now() when the last request was answered */
 	int res = 0;
 
-	if (busy_poll && fcntl(pfd.fd, F_SETFL, fcntl(pfd.fd, F_GETFL) | O_NONBLOCK) != 0)
-		return -errno;
+	if (busy_poll && (res = busy_poll_start(se)) != 0)
+		return res;
 	while (!fuse_session_exited(se)) {
-		res = fuse_session_receive_buf(se, &fbuf);
-		while (busy_poll && res == -EAGAIN && mono_now() < last + busy_poll / 1e6) {
-			sched_yield();
-			res = fuse_session_receive_buf(se, &fbuf);
-		}
-		if (busy_poll && res == -EAGAIN) {
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				break;
-			continue;
-		}
-		if (res == 0)
-			break;
-		if (res < 0 && res != -EINTR && res != -EAGAIN)
-			break;
+		if (!busy_poll)
+			res = fuse_session_receive_buf(se, &fbuf); /* a blocking read */
+		else if ((res = busy_poll_receive(se, &fbuf, last + busy_poll / 1e6)) == -EAGAIN)
+			res = busy_poll_wait(se, &fbuf);
+		if (res == 0 || (res < 0 && res != -EINTR && res != -EAGAIN))
+			break; /* unmounted, or an error */
 		if (res > 0) {
 			fuse_session_process_buf(se, &fbuf);
 			last = mono_now();
