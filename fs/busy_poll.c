@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 static double mono_now(void)
 {
@@ -36,11 +38,44 @@ int busy_poll_receive(struct fuse_session *se, struct fuse_buf *buf, double unti
 	return res;
 }
 
-int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf)
+int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf, double secs)
 {
 	struct pollfd pfd = {.fd = fuse_session_fd(se), .events = POLLIN};
+	int ms = secs < 0 ? -1 : secs > 3600 ? 3600000 : (int)(secs * 1e3) + 1; /* rounded up */
+	int n = poll(&pfd, 1, ms);
 
-	if (poll(&pfd, 1, -1) < 0)
+	if (n < 0)
 		return -errno;
+	if (n == 0)
+		return -EAGAIN;
 	return fuse_session_receive_buf(se, buf); /* -EAGAIN: nothing after all */
+}
+
+int busy_poll_qos_hold(struct busy_poll_qos *q)
+{
+	int32_t zero = 0; /* microseconds; the interface takes a binary s32 */
+
+	if (q->fd >= 0)
+		return 0;
+	q->fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+	if (q->fd < 0)
+		return -errno;
+	ssize_t n = write(q->fd, &zero, sizeof(zero));
+
+	if (n != (ssize_t)sizeof(zero)) {
+		int err = n < 0 ? -errno : -EIO;
+
+		close(q->fd);
+		q->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+void busy_poll_qos_release(struct busy_poll_qos *q)
+{
+	if (q->fd >= 0) {
+		close(q->fd);
+		q->fd = -1;
+	}
 }

@@ -7,6 +7,8 @@
 #ifndef ITEMFS_BUSY_POLL_H
 #define ITEMFS_BUSY_POLL_H
 
+#include <stdbool.h>
+
 #include <fuse_lowlevel.h>
 
 /* Makes the session's device non-blocking, for busy_poll_receive(): 0 or -errno. */
@@ -22,10 +24,36 @@ int busy_poll_start(struct fuse_session *se);
 int busy_poll_receive(struct fuse_session *se, struct fuse_buf *buf, double until);
 
 /*
- * Sleeps in poll(2) until the device has a request, then reads it. Returns
- * as fuse_session_receive_buf() does, or -errno of poll() (-EINTR: a
- * signal came first).
+ * Sleeps in poll(2) until the device has a request, then reads it, or
+ * until @secs have passed (< 0: no limit). Returns as
+ * fuse_session_receive_buf() does (-EAGAIN: none in time), or -errno of
+ * poll() (-EINTR: a signal came first).
  */
-int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf);
+int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf, double secs);
+
+/*
+ * Idle polling (-o idle_poll). A reply wakes the client that waits for it;
+ * on a CPU that halted meanwhile, that wake-up costs tens of microseconds on
+ * a virtual machine. A hold asks the kernel for a CPU wake-up latency of
+ * 0 us (PM QoS, the /dev/cpu_dma_latency interface: the request stands while
+ * the file is open), so that idle CPUs poll instead of halting; releasing it
+ * closes the file. Every CPU of the machine is affected while it is held.
+ */
+struct busy_poll_qos {
+	int fd; /* /dev/cpu_dma_latency while held, else -1 */
+};
+
+#define BUSY_POLL_QOS_INIT {.fd = -1}
+
+/* Takes the hold unless held: 0 or -errno (-EACCES: not root). */
+int busy_poll_qos_hold(struct busy_poll_qos *q);
+
+/* Lets it go, if held. */
+void busy_poll_qos_release(struct busy_poll_qos *q);
+
+static inline bool busy_poll_qos_held(const struct busy_poll_qos *q)
+{
+	return q->fd >= 0;
+}
 
 #endif

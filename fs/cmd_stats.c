@@ -120,6 +120,8 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       " direct; %" PRIu64 " reads of files the kernel opened itself (--snapshot)\n",
 	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"),
 	       get(v, n, "files", "reads_by_inode"));
+	printf("session: %" PRIu64 " holds of idle CPUs polling (idle_poll)\n",
+	       get(v, n, "session", "idle_poll_holds"));
 	printf("ttl: %" PRIu64 " expired items hidden, %" PRIu64 " reclaimed, %" PRIu64
 	       " pending\n",
 	       get(v, n, "ttl", "hidden"), get(v, n, "ttl", "reclaimed"),

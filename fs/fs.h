@@ -58,6 +58,7 @@ struct fs_options {
 	double ddb_strong;    /* -o ddb_strong: seconds reads stay strong after a commit or fsync */
 	enum store_ddb_commit ddb_commit; /* -o ddb_transactions=auto|on|off */
 	unsigned busy_poll;   /* -o busy_poll: microseconds the idle loop polls before it blocks */
+	unsigned idle_poll;   /* -o idle_poll: ms after a request that idle CPUs poll (0: off) */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
 	double entry_timeout; /* seconds the kernel may cache names */
 };
@@ -68,6 +69,9 @@ struct fs_options {
 
 /* Default of -o busy_poll (microseconds; docs/benchmarks.md, "Busy polling"). */
 #define FS_BUSY_POLL_DEFAULT 100u
+
+/* Default of -o idle_poll (milliseconds; docs/benchmarks.md, "Idle polling"). */
+#define FS_IDLE_POLL_DEFAULT 20u
 
 /* Default of -o max_inodes: about 26 MiB of the daemon's inode table. */
 #define FS_MAX_INODES_DEFAULT 131072u
@@ -222,6 +226,7 @@ struct fs_view_stats {
 	uint64_t txn_actions;	     /* ... their actions */
 	uint64_t txn_canceled;	     /* transactions refused by a condition (ECANCELED) */
 	uint64_t txn_failed;	     /* ... refused for another reason */
+	uint64_t idle_poll_holds;    /* times the session took its idle_poll hold (session.c) */
 };
 
 struct fs_notifier;

@@ -17,6 +17,15 @@
  * idle microseconds it blocks in poll(2): an idle mount uses no CPU. The
  * same trade as the kernel's own halt polling and net.core.busy_poll.
  * busy_poll=0 blocks in read(2) at once, as libfuse's loop does.
+ *
+ * Idle polling (-o idle_poll=MS). Busy polling keeps this thread's CPU
+ * awake; the client's CPU still halts while it waits for a reply, and the
+ * reply must wake it (the daemon's writev() of the reply then spends its
+ * time in the wake-up: 15 % of the daemon under rm -rf). So from the first
+ * request until MS milliseconds after the last, the loop holds a CPU
+ * wake-up latency request of 0 us (PM QoS; busy_poll.h): idle CPUs poll
+ * instead of halting, and a wake-up is a store to a polled flag. Without
+ * the permission (not root) it logs once and goes on without.
  */
 #include <errno.h>
 #include <signal.h>
@@ -140,7 +149,34 @@ static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wak
 	if (due >= 0 && due <= now)
 		return -EAGAIN; /* the deadline came while polling: no request */
 	wake_before_read(wake, due, now);
-	return busy_poll_wait(ctx->se, fbuf);
+	return busy_poll_wait(ctx->se, fbuf, -1); /* the timer ends it at @due */
+}
+
+/*
+ * Takes the idle_poll hold after a request answered at @now, or extends it
+ * to @now + idle_poll; *@until is when it is to end. A hold that cannot be
+ * taken turns idle_poll off, with a log line.
+ */
+static void idle_poll_after_request(struct fs_ctx *ctx, struct busy_poll_qos *qos, double now,
+				    double *until)
+{
+	int rc;
+
+	if (ctx->opts.idle_poll == 0)
+		return;
+	*until = now + ctx->opts.idle_poll / 1e3;
+	if (busy_poll_qos_held(qos))
+		return;
+	rc = busy_poll_qos_hold(qos);
+	if (rc == 0) {
+		ctx->stats.idle_poll_holds++;
+		return;
+	}
+	fs_log(LOG_NOTICE,
+	       "cannot hold a CPU wake-up latency through /dev/cpu_dma_latency (%s): idle_poll is "
+	       "off (it needs root; -o idle_poll=0 turns it off without this line)",
+	       strerror(-rc));
+	ctx->opts.idle_poll = 0;
 }
 
 /*
@@ -154,7 +190,9 @@ int fs_session_loop(struct fs_ctx *ctx)
 {
 	struct fuse_buf fbuf = {.mem = NULL};
 	struct session_wake wake;
-	double last = 0; /* fs_mono_now() when the last request was answered */
+	struct busy_poll_qos qos = BUSY_POLL_QOS_INIT;
+	double last = 0;       /* fs_mono_now() when the last request was answered */
+	double qos_until = -1; /* when the idle_poll hold ends, while held */
 	int res = wake_init(&wake);
 
 	if (res) {
@@ -173,6 +211,12 @@ int fs_session_loop(struct fs_ctx *ctx)
 
 		if (x >= 0 && (due < 0 || x < due))
 			due = x; /* the expiry reaper's next pass (ttl.c) */
+		if (busy_poll_qos_held(&qos)) {
+			if (qos_until <= now)
+				busy_poll_qos_release(&qos);
+			else if (due < 0 || qos_until < due)
+				due = qos_until; /* to let the hold go on an idle mount */
+		}
 
 		if (due >= 0 && due <= now) {
 			res = 0; /* due already: no request to wait for */
@@ -194,9 +238,12 @@ int fs_session_loop(struct fs_ctx *ctx)
 		fs_waiting_opens_run(ctx, false);
 		fs_ttl_tick(ctx);
 		fs_batch_tick(ctx);
-		if (res > 0)
+		if (res > 0) {
 			last = fs_mono_now();
+			idle_poll_after_request(ctx, &qos, last, &qos_until);
+		}
 	}
+	busy_poll_qos_release(&qos);
 	wake_destroy(&wake);
 	free(fbuf.mem);
 	fuse_session_reset(ctx->se);

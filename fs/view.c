@@ -769,6 +769,7 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "files.", "open_cached", ctx->stats.opens_cached);
 	stat_line(f, "files.", "open_direct", ctx->stats.opens_direct);
 	stat_line(f, "files.", "reads_by_inode", ctx->stats.reads_by_inode);
+	stat_line(f, "session.", "idle_poll_holds", ctx->stats.idle_poll_holds);
 	stat_line(f, "txn.", "applied", ctx->stats.txn_applied);
 	stat_line(f, "txn.", "actions", ctx->stats.txn_actions);
 	stat_line(f, "txn.", "canceled", ctx->stats.txn_canceled);

@@ -8,8 +8,9 @@
 #   itemfs    itemfs on a fresh store in /var/tmp, its defaults
 #   snap      itemfs --snapshot of such a store: the kernel opens its files
 #             without asking the daemon (docs/consistency.md)
-#   null-0, itemfs-0   the same as null and itemfs with busy_poll=0 (a
-#             blocking read, as libfuse's loop)
+#   null-0, itemfs-0   the same as null and itemfs with busy_poll=0 and
+#             idle_poll=0 (a blocking read, as libfuse's loop, and CPUs
+#             left to halt)
 # Phases: the first cat of every item after the mount (the FUSE columns
 # only: the kernel caches nothing yet; itemfs reads its store), then a warm
 # cat (the median of 3 passes), then `tar -cf - | cat`. Prints each run's
@@ -48,7 +49,11 @@ setup() {
 		WHERE=$DIR
 		;;
 	null | null-0)
-		"$NULLFS" "$M/mnt" "$N" 1024 "$([ "$1" = null ] && echo 100 || echo 0)" &
+		if [ "$1" = null ]; then
+			"$NULLFS" "$M/mnt" "$N" 1024 100 20 & # itemfs's defaults
+		else
+			"$NULLFS" "$M/mnt" "$N" 1024 0 0 &
+		fi
 		mounted
 		WHERE=$M/mnt
 		;;
@@ -60,7 +65,7 @@ setup() {
 		fusermount3 -u "$M/mnt"
 		case "$1" in
 		itemfs) "$ITEMFS" mount "$STORE" "$M/mnt" ;;
-		itemfs-0) "$ITEMFS" mount "$STORE" "$M/mnt" -o busy_poll=0 ;;
+		itemfs-0) "$ITEMFS" mount "$STORE" "$M/mnt" -o busy_poll=0,idle_poll=0 ;;
 		snap) "$ITEMFS" mount --snapshot "$STORE" "$M/mnt" ;;
 		esac
 		WHERE=$M/mnt

@@ -8,10 +8,12 @@
  * cache kept from open to open (keep_cache) and not flushed at close,
  * listings by readdirplus, kept by the kernel.
  * Its loop is itemfs's (fs/session.c), receiving with the same code
- * (fs/busy_poll.c): a blocking read(2), or busy polling for BUSY_POLL
- * microseconds after each request, then poll(2).
+ * (fs/busy_poll.c): busy polling for BUSY_POLL microseconds after each
+ * request (0: none), then poll(2); and, with IDLE_POLL_MS
+ * (default 0), itemfs's -o idle_poll: idle CPUs kept polling from a
+ * request until IDLE_POLL_MS milliseconds after the last.
  *
- * usage: nullfs MOUNTPOINT N SIZE BUSY_POLL_US
+ * usage: nullfs MOUNTPOINT N SIZE BUSY_POLL_US [IDLE_POLL_MS]
  * Runs in the foreground until the mount is unmounted.
  */
 #include <errno.h>
@@ -215,27 +217,35 @@ static const struct fuse_lowlevel_ops ops = {
     .release = op_release,
 };
 
-/* itemfs's loop (fs/session.c), without its deadlines. */
-static int loop(struct fuse_session *se, unsigned busy_poll)
+/* itemfs's loop (fs/session.c), without its deadlines but the idle_poll hold's end. */
+static int loop(struct fuse_session *se, unsigned busy_poll, unsigned idle_poll)
 {
 	struct fuse_buf fbuf = {.mem = NULL};
+	struct busy_poll_qos qos = BUSY_POLL_QOS_INIT;
 	double last = 0; /* mono_now() when the last request was answered */
 	int res = 0;
 
-	if (busy_poll && (res = busy_poll_start(se)) != 0)
+	if ((busy_poll || idle_poll) && (res = busy_poll_start(se)) != 0)
 		return res;
 	while (!fuse_session_exited(se)) {
-		if (!busy_poll)
-			res = fuse_session_receive_buf(se, &fbuf); /* a blocking read */
-		else if ((res = busy_poll_receive(se, &fbuf, last + busy_poll / 1e6)) == -EAGAIN)
-			res = busy_poll_wait(se, &fbuf);
+		double release = last + idle_poll / 1e3; /* when a hold ends */
+
+		if (busy_poll_qos_held(&qos) && mono_now() >= release)
+			busy_poll_qos_release(&qos);
+		res = busy_poll_receive(se, &fbuf, last + busy_poll / 1e6);
+		if (res == -EAGAIN)
+			res = busy_poll_wait(se, &fbuf,
+					     busy_poll_qos_held(&qos) ? release - mono_now() : -1);
 		if (res == 0 || (res < 0 && res != -EINTR && res != -EAGAIN))
 			break; /* unmounted, or an error */
 		if (res > 0) {
 			fuse_session_process_buf(se, &fbuf);
 			last = mono_now();
+			if (idle_poll && busy_poll_qos_hold(&qos) != 0)
+				idle_poll = 0;
 		}
 	}
+	busy_poll_qos_release(&qos);
 	free(fbuf.mem);
 	return res < 0 && res != -ENODEV && res != -EINTR && res != -EAGAIN ? res : 0;
 }
@@ -246,21 +256,23 @@ int main(int argc, char **argv)
 	char *fargv[] = {argv[0], o, opts, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
 	struct fuse_session *se;
-	unsigned busy_poll;
+	unsigned busy_poll, idle_poll;
 	int rc = 1;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s MOUNTPOINT N SIZE BUSY_POLL_US\n", argv[0]);
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: %s MOUNTPOINT N SIZE BUSY_POLL_US [IDLE_POLL_MS]\n",
+			argv[0]);
 		return 2;
 	}
 	nitems = strtoul(argv[2], NULL, 10);
 	item_size = strtoul(argv[3], NULL, 10);
 	busy_poll = (unsigned)strtoul(argv[4], NULL, 10);
+	idle_poll = argc > 5 ? (unsigned)strtoul(argv[5], NULL, 10) : 0;
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se)
 		return 1;
 	if (fuse_session_mount(se, argv[1]) == 0) {
-		rc = loop(se, busy_poll) ? 1 : 0;
+		rc = loop(se, busy_poll, idle_poll) ? 1 : 0;
 		fuse_session_unmount(se);
 	}
 	fuse_session_destroy(se);

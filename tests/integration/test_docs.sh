@@ -40,7 +40,7 @@ done
 
 step "every -o option of 'itemfs help' is in itemfs(1), mount.itemfs(8) and docs/operating.md"
 opts=$(printf '%s\n' "$help" | sed -n 's/^  -o \([a-z_]*\).*/\1/p' | sort -u)
-assert_eq "allow_other busy_poll cache_size cache_ttl commit_interval consistent_reads ddb_credentials ddb_poll ddb_profile ddb_region ddb_strong ddb_transactions debug default_permissions log_level max_inodes noatime ro stream_keep stream_max" \
+assert_eq "allow_other busy_poll cache_size cache_ttl commit_interval consistent_reads ddb_credentials ddb_poll ddb_profile ddb_region ddb_strong ddb_transactions debug default_permissions idle_poll log_level max_inodes noatime ro stream_keep stream_max" \
 	"$(echo $opts)" "-o options in itemfs help"
 for o in $opts snapshot; do
 	grep -q "^\.BI\? $o\(=\| \|$\)" "$MAN1" || fail "itemfs(1) has no entry for -o $o"
