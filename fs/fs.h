@@ -70,7 +70,7 @@ struct fs_options {
 /* Default of -o busy_poll (microseconds; docs/benchmarks.md, "Busy polling"). */
 #define FS_BUSY_POLL_DEFAULT 100u
 
-/* Default of -o idle_poll (milliseconds; docs/benchmarks.md, "Idle polling"). */
+/* Default of -o idle_poll (milliseconds; docs/benchmarks.md, "2026-12-07: idle polling"). */
 #define FS_IDLE_POLL_DEFAULT 20u
 
 /* Default of -o max_inodes: about 26 MiB of the daemon's inode table. */
