@@ -51,17 +51,18 @@ int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf, double secs)
 	return fuse_session_receive_buf(se, buf); /* -EAGAIN: nothing after all */
 }
 
-int busy_poll_qos_hold(struct busy_poll_qos *q)
+int busy_poll_qos_extend(struct busy_poll_qos *q, double now, double secs)
 {
 	int32_t zero = 0; /* microseconds; the interface takes a binary s32 */
+	ssize_t n;
 
+	q->until = now + secs;
 	if (q->fd >= 0)
 		return 0;
 	q->fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
 	if (q->fd < 0)
 		return -errno;
-	ssize_t n = write(q->fd, &zero, sizeof(zero));
-
+	n = write(q->fd, &zero, sizeof(zero));
 	if (n != (ssize_t)sizeof(zero)) {
 		int err = n < 0 ? -errno : -EIO;
 
@@ -69,7 +70,14 @@ int busy_poll_qos_hold(struct busy_poll_qos *q)
 		q->fd = -1;
 		return err;
 	}
-	return 0;
+	return 1;
+}
+
+double busy_poll_qos_due(struct busy_poll_qos *q, double now)
+{
+	if (q->fd >= 0 && q->until <= now)
+		busy_poll_qos_release(q);
+	return q->fd >= 0 ? q->until : -1;
 }
 
 void busy_poll_qos_release(struct busy_poll_qos *q)

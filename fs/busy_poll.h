@@ -7,8 +7,6 @@
 #ifndef ITEMFS_BUSY_POLL_H
 #define ITEMFS_BUSY_POLL_H
 
-#include <stdbool.h>
-
 #include <fuse_lowlevel.h>
 
 /* Makes the session's device non-blocking, for busy_poll_receive(): 0 or -errno. */
@@ -36,24 +34,28 @@ int busy_poll_wait(struct fuse_session *se, struct fuse_buf *buf, double secs);
  * on a CPU that halted meanwhile, that wake-up costs tens of microseconds on
  * a virtual machine. A hold asks the kernel for a CPU wake-up latency of
  * 0 us (PM QoS, the /dev/cpu_dma_latency interface: the request stands while
- * the file is open), so that idle CPUs poll instead of halting; releasing it
- * closes the file. Every CPU of the machine is affected while it is held.
+ * the file is open), so that idle CPUs poll instead of halting, until a
+ * time of its own; releasing it closes the file. Every CPU of the machine
+ * is affected while it is held. Times are CLOCK_MONOTONIC seconds, as
+ * busy_poll_receive()'s.
  */
 struct busy_poll_qos {
-	int fd; /* /dev/cpu_dma_latency while held, else -1 */
+	int fd;	      /* /dev/cpu_dma_latency while held, else -1 */
+	double until; /* when the hold ends, while held */
 };
 
-#define BUSY_POLL_QOS_INIT {.fd = -1}
+#define BUSY_POLL_QOS_INIT {.fd = -1, .until = 0}
 
-/* Takes the hold unless held: 0 or -errno (-EACCES: not root). */
-int busy_poll_qos_hold(struct busy_poll_qos *q);
+/*
+ * Takes the hold, or extends the one held, to end @secs after @now:
+ * 1 taken, 0 extended, or -errno (-EACCES: not root).
+ */
+int busy_poll_qos_extend(struct busy_poll_qos *q, double now, double secs);
+
+/* Lets go a hold whose time is up at @now; returns when the one still held ends, or -1. */
+double busy_poll_qos_due(struct busy_poll_qos *q, double now);
 
 /* Lets it go, if held. */
 void busy_poll_qos_release(struct busy_poll_qos *q);
-
-static inline bool busy_poll_qos_held(const struct busy_poll_qos *q)
-{
-	return q->fd >= 0;
-}
 
 #endif

@@ -154,24 +154,20 @@ static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wak
 
 /*
  * Takes the idle_poll hold after a request answered at @now, or extends it
- * to @now + idle_poll; *@until is when it is to end. A hold that cannot be
- * taken turns idle_poll off, with a log line.
+ * to @now + idle_poll. A hold that cannot be taken turns idle_poll off,
+ * with a log line.
  */
-static void idle_poll_after_request(struct fs_ctx *ctx, struct busy_poll_qos *qos, double now,
-				    double *until)
+static void idle_poll_after_request(struct fs_ctx *ctx, struct busy_poll_qos *qos, double now)
 {
 	int rc;
 
 	if (ctx->opts.idle_poll == 0)
 		return;
-	*until = now + ctx->opts.idle_poll / 1e3;
-	if (busy_poll_qos_held(qos))
-		return;
-	rc = busy_poll_qos_hold(qos);
-	if (rc == 0) {
+	rc = busy_poll_qos_extend(qos, now, ctx->opts.idle_poll / 1e3);
+	if (rc == 1)
 		ctx->stats.idle_poll_holds++;
+	if (rc >= 0)
 		return;
-	}
 	fs_log(LOG_NOTICE,
 	       "cannot hold a CPU wake-up latency through /dev/cpu_dma_latency (%s): idle_poll is "
 	       "off (it needs root; -o idle_poll=0 turns it off without this line)",
@@ -191,8 +187,7 @@ int fs_session_loop(struct fs_ctx *ctx)
 	struct fuse_buf fbuf = {.mem = NULL};
 	struct session_wake wake;
 	struct busy_poll_qos qos = BUSY_POLL_QOS_INIT;
-	double last = 0;       /* fs_mono_now() when the last request was answered */
-	double qos_until = -1; /* when the idle_poll hold ends, while held */
+	double last = 0; /* fs_mono_now() when the last request was answered */
 	int res = wake_init(&wake);
 
 	if (res) {
@@ -208,15 +203,12 @@ int fs_session_loop(struct fs_ctx *ctx)
 	while (!fuse_session_exited(ctx->se)) {
 		double t = fs_batch_due(ctx), w = fs_waiting_opens_due(ctx), x = fs_ttl_due(ctx);
 		double due = w >= 0 && (t < 0 || w < t) ? w : t, now = fs_mono_now();
+		double q = busy_poll_qos_due(&qos, now); /* the idle_poll hold's end */
 
 		if (x >= 0 && (due < 0 || x < due))
 			due = x; /* the expiry reaper's next pass (ttl.c) */
-		if (busy_poll_qos_held(&qos)) {
-			if (qos_until <= now)
-				busy_poll_qos_release(&qos);
-			else if (due < 0 || qos_until < due)
-				due = qos_until; /* to let the hold go on an idle mount */
-		}
+		if (q >= 0 && (due < 0 || q < due))
+			due = q; /* to let the hold go on an idle mount */
 
 		if (due >= 0 && due <= now) {
 			res = 0; /* due already: no request to wait for */
@@ -240,7 +232,7 @@ int fs_session_loop(struct fs_ctx *ctx)
 		fs_batch_tick(ctx);
 		if (res > 0) {
 			last = fs_mono_now();
-			idle_poll_after_request(ctx, &qos, last, &qos_until);
+			idle_poll_after_request(ctx, &qos, last);
 		}
 	}
 	busy_poll_qos_release(&qos);

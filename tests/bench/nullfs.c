@@ -228,20 +228,18 @@ static int loop(struct fuse_session *se, unsigned busy_poll, unsigned idle_poll)
 	if ((busy_poll || idle_poll) && (res = busy_poll_start(se)) != 0)
 		return res;
 	while (!fuse_session_exited(se)) {
-		double release = last + idle_poll / 1e3; /* when a hold ends */
-
-		if (busy_poll_qos_held(&qos) && mono_now() >= release)
-			busy_poll_qos_release(&qos);
 		res = busy_poll_receive(se, &fbuf, last + busy_poll / 1e6);
-		if (res == -EAGAIN)
-			res = busy_poll_wait(se, &fbuf,
-					     busy_poll_qos_held(&qos) ? release - mono_now() : -1);
+		if (res == -EAGAIN) {
+			double now = mono_now(), release = busy_poll_qos_due(&qos, now);
+
+			res = busy_poll_wait(se, &fbuf, release < 0 ? -1 : release - now);
+		}
 		if (res == 0 || (res < 0 && res != -EINTR && res != -EAGAIN))
 			break; /* unmounted, or an error */
 		if (res > 0) {
 			fuse_session_process_buf(se, &fbuf);
 			last = mono_now();
-			if (idle_poll && busy_poll_qos_hold(&qos) != 0)
+			if (idle_poll && busy_poll_qos_extend(&qos, last, idle_poll / 1e3) < 0)
 				idle_poll = 0;
 		}
 	}
