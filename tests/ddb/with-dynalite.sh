@@ -8,6 +8,9 @@
 # answering TransactWriteItems (which dynalite lacks) and passing the rest
 # through, so that the TransactWriteItems commit path is the one tested.
 #
+# dynalite runs with dynalite-guard.js preloaded, so that a client killed in
+# the middle of a request (test_ddb_kill.sh) does not take the server down.
+#
 # dynalite is an npm package: it is installed on first use into
 # $ITEMFS_DYNALITE_DIR (default /var/cache/itemfs-tests/dynalite), under a
 # lock so that parallel tests install it once. Without node and npm this
@@ -19,6 +22,7 @@ if [ "${1:-}" = --transact ]; then
 	TRANSACT=1
 	shift
 fi
+HERE=$(cd "$(dirname "$0")" && pwd)
 DIR=${ITEMFS_DYNALITE_DIR:-/var/cache/itemfs-tests/dynalite}
 VERSION=3.2.2
 CLI=$DIR/node_modules/dynalite/cli.js
@@ -54,7 +58,7 @@ trap cleanup EXIT
 for attempt in 1 2 3 4 5; do
 	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + RANDOM % 20000)))
-	node "$CLI" --host 127.0.0.1 --port "$PORT" --createTableMs 0 --deleteTableMs 0 \
+	node -r "$HERE/dynalite-guard.js" "$CLI" --host 127.0.0.1 --port "$PORT" --createTableMs 0 --deleteTableMs 0 \
 		--updateTableMs 0 >"$LOG" 2>&1 &
 	PID=$!
 	for _ in $(seq 100); do
@@ -73,7 +77,7 @@ if [ -z "$PID" ]; then
 fi
 export ITEMFS_TEST_DDB_ENDPOINT=http://127.0.0.1:$PORT
 if [ -n "$TRANSACT" ]; then
-	node "$(dirname "$0")/stale-proxy.js" 0 "$ITEMFS_TEST_DDB_ENDPOINT" 0 --transact >"$PLOG" 2>&1 &
+	node "$HERE/stale-proxy.js" 0 "$ITEMFS_TEST_DDB_ENDPOINT" 0 --transact >"$PLOG" 2>&1 &
 	PROXY_PID=$!
 	for _ in $(seq 100); do
 		PPORT=$(awk '/^listening/ { print $2 }' "$PLOG")
@@ -90,6 +94,21 @@ if [ -n "$TRANSACT" ]; then
 fi
 "$@"
 rc=$?
+# A server that died under the command is the cause of its failure, not the
+# command: say so, with the server's last words.
+if ! kill -0 "$PID" 2>/dev/null; then
+	wait "$PID" 2>/dev/null
+	echo "with-dynalite.sh: dynalite (pid $PID) died while the command ran (exit status $?); its log:" >&2
+	tail -n 40 "$LOG" >&2
+	PID=
+	[ "$rc" -eq 0 ] && rc=1
+fi
+if [ -n "$PROXY_PID" ] && ! kill -0 "$PROXY_PID" 2>/dev/null; then
+	echo "with-dynalite.sh: stale-proxy.js (pid $PROXY_PID) died while the command ran; its log:" >&2
+	tail -n 40 "$PLOG" >&2
+	PROXY_PID=
+	[ "$rc" -eq 0 ] && rc=1
+fi
 if [ -n "$TRANSACT" ] && [ "$rc" -eq 0 ]; then
 	# The point of --transact: commits went through TransactWriteItems.
 	n=$(curl -s "$ITEMFS_TEST_DDB_ENDPOINT/stats" | sed -n 's/.*"transactions":\([0-9]*\).*/\1/p')
