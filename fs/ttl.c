@@ -36,6 +36,17 @@
 /* Seconds between passes at least, and at most on an idle mount. */
 #define FS_TTL_PERIOD 1.0
 #define FS_TTL_IDLE 10.0
+/*
+ * Seconds by which a kernel cache timeout ends before the expiry it is cut
+ * to. The kernel starts a timeout when it reads the reply, not when the
+ * daemon computed it, and rounds it up to a whole jiffy (up to 4 ms at
+ * HZ=250): without a margin, an entry handed out just before the expiry
+ * outlives it by that rounding plus the reply's time in flight, and a stat
+ * at the expiry second can still succeed (seen under load in test_ttl.sh).
+ * A timeout ended early costs one more lookup, and only in the last 50 ms
+ * of an item's life.
+ */
+#define FS_TTL_KERNEL_MARGIN 0.05
 
 /* The current second as expiry times count it (CLOCK_REALTIME). */
 uint64_t fs_ttl_now(void)
@@ -57,8 +68,8 @@ bool fs_ttl_hide(struct fs_ctx *ctx, const struct store_attr *a)
 
 /*
  * A kernel cache timeout (seconds) for item a: timeout, cut short to the
- * time left before a's expiry (0 once it has come), so that the kernel asks
- * again when the item goes.
+ * time left before a's expiry less FS_TTL_KERNEL_MARGIN (0 once that has
+ * come), so that the kernel asks again before the item goes.
  */
 double fs_ttl_timeout(const struct store_attr *a, double timeout)
 {
@@ -68,7 +79,7 @@ double fs_ttl_timeout(const struct store_attr *a, double timeout)
 	if (!a->expires)
 		return timeout;
 	fs_now(&ts);
-	left = (double)a->expires - ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+	left = (double)a->expires - ((double)ts.tv_sec + ts.tv_nsec / 1e9) - FS_TTL_KERNEL_MARGIN;
 	return left <= 0 ? 0 : left < timeout ? left : timeout;
 }
 
