@@ -213,7 +213,8 @@ static int env_open_errno(const struct store_config *cfg, int rc, const char *fi
  * Refuses a data.mdb shorter than the pages its newest meta page counts (a
  * copy cut short, e.g. on a full disk): reading past its end would fault
  * (SIGBUS) instead of failing. LMDB writes a commit's pages before its meta
- * page, so a whole file is never shorter.
+ * page, except pages the commit freed again before it ended: a whole file
+ * is shorter only by free pages (lmdb_tail_free()).
  */
 static int check_length(const struct store_config *cfg, MDB_env *env, const MDB_envinfo *info)
 {
@@ -221,12 +222,21 @@ static int check_length(const struct store_config *cfg, MDB_env *env, const MDB_
 	struct stat sb;
 	MDB_stat ms;
 	uint64_t need;
+	int rc;
 
 	if (mdb_env_get_fd(env, &fd) || fstat(fd, &sb) < 0 || mdb_env_stat(env, &ms))
 		return 0; /* nothing to compare with; the open goes on as before */
 	need = ((uint64_t)info->me_last_pgno + 1) * ms.ms_psize;
 	if ((uint64_t)sb.st_size >= need)
 		return 0;
+	rc = lmdb_tail_free(fd, ms.ms_psize, (uint64_t)sb.st_size / ms.ms_psize);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		store_log(cfg->log, LOG_ERR, "%s: cannot read data.mdb: %s", cfg->path,
+			  strerror(-rc));
+		return rc;
+	}
 	store_log(cfg->log, LOG_ERR,
 		  "%s: data.mdb is %llu bytes, but its pages reach %llu bytes: the file is "
 		  "truncated (damaged; an incomplete copy?)",

@@ -11,7 +11,9 @@
  *                  (their shared types are in lmdb_check_i.h);
  *   lmdb_stream.c  the streams (store.h, "Streams");
  *   lmdb_backup.c  store_backup() (a compacted copy in one read transaction)
- *                  and store_in_use() (read from LMDB's lock file).
+ *                  and store_in_use() (read from LMDB's lock file);
+ *   lmdb_tail.c    lmdb_tail_free(): whether a data.mdb shorter than its
+ *                  last page is whole (read with pread, not through LMDB).
  * Only these files include lmdb.h; no MDB_* type leaves store/.
  */
 #ifndef ITEMFS_LMDB_I_H
@@ -360,5 +362,15 @@ int lmdb_check(struct store *st, const struct store_check_ops *cb, void *arg,
 /* lmdb_backup.c */
 int lmdb_backup(struct store *st, int fd, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		void *arg);
+
+/*
+ * lmdb_tail.c: whether every page of data.mdb (open on fd, pages of psize
+ * bytes) that its newest meta page counts but the file lacks, from page
+ * have on, is on the free list: a store whose last commit left freed pages
+ * unwritten at the end is whole; one cut short is not. Reads with pread()
+ * only, so a missing page cannot fault. Returns 0 (whole), 1 (pages in
+ * use, or pages it cannot account for, lie past the end), or -errno.
+ */
+int lmdb_tail_free(int fd, size_t psize, uint64_t have);
 
 #endif /* ITEMFS_LMDB_I_H */
