@@ -744,6 +744,7 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 			t->root = NULL;
 			t->staged = 0;
 			t->tail.seq_known = t->tail.mine = false;
+			memset(t->smemo.dir, 0, sizeof(t->smemo.dir));
 			*out = &t->base;
 			return 0;
 		}
@@ -833,6 +834,7 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	t->write = t->nested = true;
 	t->parent = parent;
 	t->tail = parent->tail;
+	t->smemo = parent->smemo;
 	/*
 	 * Coalesce only within the child: a reader of the log between two
 	 * children of one batch (the mount that owns the batch, after each
@@ -951,8 +953,10 @@ int lmdb_txn_commit(struct store_txn *txn)
 			rc = lmdb_errno(st, rc, "committing a transaction", 0);
 	}
 	if (t->nested) { /* the parent's live count and map room cover it */
-		if (!rc) /* the child's records are the parent's now */
+		if (!rc) { /* the child's records are the parent's now */
 			t->parent->tail = t->tail;
+			t->parent->smemo = t->smemo;
+		}
 		free(t);
 		return rc;
 	}

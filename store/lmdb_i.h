@@ -219,6 +219,24 @@ struct lmdb_change_tail {
 	unsigned char name[STORE_NAME_MAX];
 };
 
+/*
+ * What a write txn knows of the streams it last touched (lmdb_stream.c), so
+ * that the trim and the append of each request of a batch need no lookup of
+ * the head: each head as head_read() would read it, kept true by every
+ * append and trim in the txn. As the change log's tail, only this txn (and
+ * its children) writes streams while it is open; a nested txn begins with
+ * its parent's copy and hands it back when it commits, and an abort drops
+ * it. Slots are reused in turn; dir 0 (no directory has inode 0): a free
+ * slot. Sixteen cover writers that take tables in turn, a few of them at a
+ * time, and cost two copies of 0.8 KB a request.
+ */
+#define LMDB_STREAM_MEMO 16
+struct lmdb_stream_memo {
+	uint64_t dir[LMDB_STREAM_MEMO];
+	struct store_stream_head h[LMDB_STREAM_MEMO];
+	unsigned next; /* the slot a new stream takes */
+};
+
 struct lmdb_txn {
 	struct store_txn base; /* first: store.c reaches the store through it */
 	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
@@ -228,6 +246,7 @@ struct lmdb_txn {
 	struct lmdb_txn *parent;      /* nested: the txn it was begun in */
 	struct lmdb_txn *next;	      /* idle list link */
 	struct lmdb_change_tail tail; /* write txns only */
+	struct lmdb_stream_memo smemo; /* write txns only */
 	/*
 	 * A top-level write txn with children: while it has a stage, mtxn is
 	 * the stage (an LMDB txn nested in root, which children nest in and

@@ -17,6 +17,11 @@
  * touches: measured, that made an append cost about twice as much). The
  * head is written only when a stream goes from empty to one record, and
  * when it is trimmed (docs/store-format.md, "streams").
+ *
+ * A write txn reads a stream's head once: it keeps the heads of the streams
+ * it touched lately (struct lmdb_stream_memo) true through its appends and
+ * trims, so the trim and the append of each request of a batch look nothing
+ * up (before, each record read its stream's head twice).
  */
 #include <errno.h>
 #include <string.h>
@@ -123,6 +128,55 @@ static int head_read(struct lmdb_txn *t, uint64_t dir, struct store_stream_head 
 	return rc;
 }
 
+/* The slot of t's memo that holds dir's stream, or -1. */
+static int memo_slot(const struct lmdb_txn *t, uint64_t dir)
+{
+	for (int i = 0; i < LMDB_STREAM_MEMO; i++)
+		if (t->smemo.dir[i] == dir)
+			return i;
+	return -1;
+}
+
+/* Remembers *h as dir's stream in write txn t (rc 0), or forgets dir's
+ * stream (rc an error: what the failed change left is not known). */
+static int memo_set(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h, int rc)
+{
+	int i = memo_slot(t, dir);
+
+	if (rc) {
+		if (i >= 0)
+			t->smemo.dir[i] = 0;
+		return rc;
+	}
+	if (i < 0) {
+		i = (int)t->smemo.next;
+		t->smemo.next = (t->smemo.next + 1) % LMDB_STREAM_MEMO;
+		t->smemo.dir[i] = dir;
+	}
+	t->smemo.h[i] = *h;
+	return 0;
+}
+
+/*
+ * dir's stream into *h as head_read() has it: from t's memo when t is a
+ * write txn that touched dir's stream lately (struct lmdb_stream_memo), else
+ * read, and remembered by a write txn.
+ */
+static int head_get(struct lmdb_txn *t, uint64_t dir, struct store_stream_head *h)
+{
+	int i = t->write && dir != 0 ? memo_slot(t, dir) : -1;
+	int rc;
+
+	if (i >= 0) {
+		*h = t->smemo.h[i];
+		return 0;
+	}
+	rc = head_read(t, dir, h);
+	if (t->write && dir != 0)
+		memo_set(t, dir, h, rc);
+	return rc;
+}
+
 static int head_write(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h)
 {
 	const struct lmdb_store *st = lmdb_txn_store(t);
@@ -135,7 +189,7 @@ static int head_write(struct lmdb_txn *t, uint64_t dir, const struct store_strea
 
 int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out)
 {
-	return head_read(lmdb_txn_of(txn), dir, out);
+	return head_get(lmdb_txn_of(txn), dir, out);
 }
 
 int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64_t time_ns,
@@ -146,7 +200,7 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 	unsigned char kb[LMDB_STREAM_REC_KEY_LEN], vb[LMDB_STREAM_REC_HDR_LEN + STORE_STREAM_REC_MAX];
 	struct store_stream_head h;
 	MDB_val k, v;
-	int rc = head_read(t, dir, &h);
+	int rc = head_get(t, dir, &h);
 
 	if (rc)
 		return rc;
@@ -159,7 +213,7 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 		h.first_ns = time_ns;
 		rc = head_write(t, dir, &h);
 		if (rc)
-			return rc;
+			return memo_set(t, dir, &h, rc);
 	}
 	for (int b = 0; b < 8; b++) {
 		vb[b] = (unsigned char)(time_ns >> (8 * b));
@@ -170,15 +224,15 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 	v = (MDB_val){LMDB_STREAM_REC_HDR_LEN + len, vb};
 	rc = lmdb_put(t, st->streams, &k, &v, MDB_NOOVERWRITE, dir);
 	if (rc == -EEXIST) /* a record past the last: the store is damaged */
-		return damaged(st, dir, "a record already", h.end);
+		rc = damaged(st, dir, "a record already", h.end);
 	if (rc)
-		return rc;
+		return memo_set(t, dir, &h, rc);
 	h.end += len;
 	h.seq = seq;
 	h.last_ns = time_ns;
 	if (out)
 		*out = h;
-	return 0;
+	return memo_set(t, dir, &h, 0);
 }
 
 int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
@@ -192,7 +246,7 @@ int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, ui
 	unsigned n = 0;
 	size_t len;
 	MDB_val k, v;
-	int rc = head_read(t, dir, &h);
+	int rc = head_get(t, dir, &h);
 
 	while (rc == 0 && h.first < h.end && n < max_records &&
 	       (h.first_ns < before_ns || (max_bytes && h.end - h.first > max_bytes))) {
@@ -222,12 +276,14 @@ int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, ui
 		stored = h;
 		stored.seq = trimmed_seq;
 		rc = head_write(t, dir, &stored);
+		if (h.first == h.end)
+			h.last_ns = 0; /* no record kept */
 	}
 	if (dropped)
 		*dropped = rc == 0 ? n : 0;
 	if (rc == 0 && out)
 		*out = h;
-	return rc;
+	return n > 0 || rc ? memo_set(t, dir, &h, rc) : 0;
 }
 
 /*
@@ -269,7 +325,7 @@ int lmdb_stream_read(struct store_txn *txn, uint64_t dir, uint64_t off, void *bu
 	uint64_t n, p, at = 0, kdir;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = head_read(t, dir, &h);
+	int rc = head_get(t, dir, &h);
 
 	*len = 0;
 	if (rc || off >= h.end || size == 0)
@@ -333,6 +389,7 @@ int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir)
 	MDB_val k, v;
 	int rc = st->have_streams ? lmdb_cursor_open(t, st->streams, &c) : 1;
 
+	memo_set(t, dir, NULL, -ENOENT); /* dir goes */
 	if (rc)
 		return rc < 0 ? rc : 0;
 	/* Re-seek after each delete rather than trust the cursor's position. */

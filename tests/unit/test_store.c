@@ -3335,6 +3335,125 @@ static void test_stream_nested_abort(void **state)
 	assert_int_equal(store_txn_commit(t), 0);
 }
 
+/* The head a write txn knows without reading (lmdb_stream.c's memo), against
+ * the head a read txn reads once it is committed. */
+static void assert_head_as_read(struct fx *f, uint64_t d, const struct store_stream_head *w)
+{
+	struct store_stream_head r;
+	struct store_txn *t = begin(f->st, STORE_TXN_READ);
+
+	assert_int_equal(store_stream_head(t, d, &r), 0);
+	store_txn_abort(t);
+	assert_int_equal(r.first, w->first);
+	assert_int_equal(r.end, w->end);
+	assert_int_equal(r.seq, w->seq);
+	assert_int_equal(r.first_ns, w->first_ns);
+	assert_int_equal(r.last_ns, w->last_ns);
+}
+
+/* A write txn's appends and trims to two streams in turn, and a trim that
+ * empties one: each head it then reports is the one the store holds. */
+static void test_stream_heads_in_one_txn(void **state)
+{
+	struct fx *f = *state;
+	struct store_stream_head h1, h2;
+	struct store_txn *t;
+	unsigned dropped;
+	uint64_t d1, d2;
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	d1 = make_dir(t, STORE_ROOT_INO, "d1");
+	d2 = make_dir(t, STORE_ROOT_INO, "d2");
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_stream_append(t, d1, 1, 10, "a\n", 2, NULL), 0);
+	assert_int_equal(store_stream_append(t, d2, 1, 20, "xx\n", 3, NULL), 0);
+	assert_int_equal(store_stream_append(t, d1, 2, 30, "bb\n", 3, NULL), 0);
+	assert_int_equal(store_stream_trim(t, d2, 0, 0, 10, &dropped, NULL), 0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(store_stream_append(t, d2, 2, 40, "y\n", 2, NULL), 0);
+	/* the oldest of d1 (time 10) goes, then the next (30) stays */
+	assert_int_equal(store_stream_trim(t, d1, 25, 0, 10, &dropped, NULL), 0);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(store_stream_head(t, d1, &h1), 0);
+	assert_int_equal(store_stream_head(t, d2, &h2), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(h1.first, 2);
+	assert_int_equal(h1.end, 5);
+	assert_int_equal(h1.first_ns, 30);
+	assert_head_as_read(f, d1, &h1);
+	assert_int_equal(h2.end, 5);
+	assert_int_equal(h2.seq, 2);
+	assert_head_as_read(f, d2, &h2);
+
+	/* emptied: no last record, and the next append starts the head again */
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_stream_trim(t, d2, 100, 0, 10, &dropped, NULL), 0);
+	assert_int_equal(dropped, 2);
+	assert_int_equal(store_stream_head(t, d2, &h2), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(h2.first, 5);
+	assert_int_equal(h2.end, 5);
+	assert_int_equal(h2.last_ns, 0);
+	assert_head_as_read(f, d2, &h2);
+	t = begin(f->st, STORE_TXN_WRITE);
+	assert_int_equal(store_stream_trim(t, d2, 100, 0, 10, &dropped, NULL), 0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(store_stream_append(t, d2, 3, 200, "z\n", 2, &h2), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(h2.first, 5);
+	assert_int_equal(h2.end, 7);
+	assert_int_equal(h2.first_ns, 200);
+	assert_head_as_read(f, d2, &h2);
+	t = begin(f->st, STORE_TXN_READ);
+	assert_string_equal(stream_bytes(t, d2, 5, 10), "z\n");
+	store_txn_abort(t);
+}
+
+/* More streams in one write txn than it keeps heads of, taken in turn, in
+ * nested txns (one aborted each round): every record lands after the last. */
+static void test_stream_heads_many_tables(void **state)
+{
+	struct fx *f = *state;
+	enum { NDIR = 20, ROUNDS = 3 };
+	struct store_stream_head h[NDIR];
+	struct store_txn *t, *c;
+	uint64_t d[NDIR];
+	char name[16], want[ROUNDS * 3 + 1];
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (int i = 0; i < NDIR; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		d[i] = make_dir(t, STORE_ROOT_INO, name);
+	}
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < NDIR; i++) {
+			char rec[4] = {(char)('a' + r), (char)('a' + i), '\n', 0};
+
+			assert_int_equal(store_txn_begin_nested(t, &c), 0);
+			assert_int_equal(store_stream_append(c, d[i], 9, 1, "lost", 4, NULL), 0);
+			store_txn_abort(c);
+			assert_int_equal(store_txn_begin_nested(t, &c), 0);
+			assert_int_equal(store_stream_trim(c, d[i], 0, 0, 10, NULL, NULL), 0);
+			assert_int_equal(store_stream_append(c, d[i], (uint64_t)r + 1, 1, rec, 3, &h[i]),
+					 0);
+			assert_int_equal(store_txn_commit(c), 0);
+		}
+	assert_int_equal(store_txn_commit(t), 0);
+	t = begin(f->st, STORE_TXN_READ);
+	for (int i = 0; i < NDIR; i++) {
+		for (int r = 0; r < ROUNDS; r++)
+			snprintf(want + 3 * r, 4, "%c%c\n", 'a' + r, 'a' + i);
+		assert_string_equal(stream_bytes(t, d[i], 0, sizeof(want)), want);
+	}
+	store_txn_abort(t);
+	for (int i = 0; i < NDIR; i++) {
+		assert_int_equal(h[i].end, 3 * ROUNDS);
+		assert_head_as_read(f, d[i], &h[i]);
+	}
+}
+
 static void test_check_streams(void **state)
 {
 	struct fx *f = *state;
@@ -4198,6 +4317,8 @@ int main(void)
 	    T(test_check_expiry_index, setup_store),
 	    T(test_stream_append_read_trim, setup_store),
 	    T(test_stream_nested_abort, setup_store),
+	    T(test_stream_heads_in_one_txn, setup_store),
+	    T(test_stream_heads_many_tables, setup_store),
 	    T(test_stream_store_without_streams, setup_store),
 	    T(test_check_streams, setup_store),
 	    T(test_check_file_nlink, setup_store),
