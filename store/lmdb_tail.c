@@ -51,7 +51,8 @@
 #define TAIL_META_LAST (TAIL_PAGE_HDR + 24u + 96u)
 #define TAIL_META_TXNID (TAIL_META_LAST + 8u)
 #define TAIL_NO_PAGE UINT64_MAX /* an empty tree's root */
-/* Deeper than any B-tree of 2^64 pages: a cycle in a damaged file. */
+/* Deeper than any B-tree of 2^64 pages: a cycle in a damaged file (which
+ * the count of pages read, at most the file's, also stops when it is wide). */
 #define TAIL_DEPTH_MAX 64
 
 struct tail {
@@ -61,6 +62,7 @@ struct tail {
 	uint64_t last;	     /* the newest meta page's last page (> have - 1) */
 	unsigned char *seen; /* bit p - have: page p found in the free list */
 	uint64_t nseen;	     /* bits set in seen */
+	uint64_t read;	     /* pages of the tree read so far: a tree has fewer than have */
 };
 
 static uint64_t le(const unsigned char *p, unsigned n)
@@ -140,7 +142,7 @@ static int walk(struct tail *t, uint64_t pgno, int depth)
 
 	if (!buf)
 		return -ENOMEM;
-	rc = depth > TAIL_DEPTH_MAX ? 1 : read_page(t, pgno, buf);
+	rc = depth > TAIL_DEPTH_MAX || ++t->read > t->have ? 1 : read_page(t, pgno, buf);
 	if (rc) {
 		free(buf);
 		return rc;

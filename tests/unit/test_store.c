@@ -4191,6 +4191,57 @@ static void raw_free_pages(const char *path, bool **is_free, size_t *last)
 }
 
 /*
+ * Makes f's store (closed after) end before its newest meta page's last
+ * page by free pages only, as a kill -9 after a commit that freed pages it
+ * had allocated leaves it: a value on a run of new pages at the end, then
+ * freed, and the trailing free pages cut off. *keep gets the pages kept,
+ * *last the meta's last page; data (256 bytes) the path of data.mdb.
+ */
+static void make_short_store(struct fx *f, size_t *keep, size_t *last, char *data)
+{
+	unsigned char *big = pattern(300000, 7);
+	char key[] = "scratch";
+	MDB_val k = {sizeof(key) - 1, key}, v = {300000, big};
+	struct raw r;
+	bool *is_free;
+
+	write_items(f->st, 5);
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
+	raw_close(&r);
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "meta", 0), &k, NULL), 0);
+	raw_close(&r);
+	raw_free_pages(f->path, &is_free, last);
+	for (*keep = *last + 1; *keep > 2 && is_free[*keep - 1]; (*keep)--)
+		;
+	free(is_free);
+	assert_true(*keep < *last + 1); /* else the test cuts nothing */
+	snprintf(data, 256, "%s/data.mdb", f->path);
+	assert_int_equal(truncate(data, (off_t)(*keep * 4096)), 0);
+	free(big);
+}
+
+/* Asserts that opening f's store fails with -EIO, logging first that data.mdb
+ * of size bytes is truncated, its pages reaching need bytes. */
+static void assert_open_truncated(struct fx *f, struct store_config *cfg, size_t size, size_t need)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "%s: data.mdb is %zu bytes, but its pages reach %zu bytes",
+		 f->path, size, need);
+	log_count = 0;
+	assert_int_equal(store_open(cfg, &f->st), -EIO);
+	assert_null(f->st);
+	assert_true(log_count > 0);
+	if (strncmp(log_lines[0], want, strlen(want)) != 0)
+		print_message("expected a log line beginning '%s', got '%s'\n", want, log_lines[0]);
+	assert_true(strncmp(log_lines[0], want, strlen(want)) == 0);
+}
+
+/*
  * A commit that frees pages it allocated itself leaves them unwritten, and
  * when they are the last pages data.mdb ends before them (seen after a
  * kill -9 in the crash tests): such a store opens, reads and checks clean.
@@ -4200,32 +4251,10 @@ static void test_open_short_by_free_pages(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	unsigned char *big = pattern(300000, 7);
-	char data[256], want[256], key[] = "scratch";
+	char data[256];
 	size_t last, keep;
-	MDB_val k = {sizeof(key) - 1, key}, v = {300000, big};
-	struct raw r;
-	bool *is_free;
 
-	write_items(f->st, 5);
-	store_close(f->st);
-	f->st = NULL;
-	/* A value on a run of new pages at the end, then freed: free pages that
-	 * the file holds, which the test cuts off as the lost write would. */
-	raw_open(&r, f->path, true);
-	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
-	raw_close(&r);
-	raw_open(&r, f->path, true);
-	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "meta", 0), &k, NULL), 0);
-	raw_close(&r);
-	raw_free_pages(f->path, &is_free, &last);
-	for (keep = last + 1; keep > 2 && is_free[keep - 1]; keep--)
-		;
-	free(is_free);
-	assert_true(keep < last + 1); /* else the test cuts nothing */
-	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
-	assert_int_equal(truncate(data, (off_t)(keep * 4096)), 0);
-
+	make_short_store(f, &keep, &last, data);
 	assert_int_equal(store_open(&cfg, &f->st), 0);
 	assert_int_equal(assert_clean(f).items, 5);
 	store_close(f->st);
@@ -4236,16 +4265,76 @@ static void test_open_short_by_free_pages(void **state)
 	f->st = NULL;
 
 	assert_int_equal(truncate(data, (off_t)((keep - 1) * 4096)), 0);
-	snprintf(want, sizeof(want), "%s: data.mdb is %lld bytes, but its pages reach %lld bytes",
-		 f->path, (long long)((keep - 1) * 4096), (long long)((last + 1) * 4096));
-	log_count = 0;
-	assert_int_equal(store_open(&cfg, &f->st), -EIO);
-	assert_null(f->st);
-	assert_true(log_count > 0);
-	if (strncmp(log_lines[0], want, strlen(want)) != 0)
-		print_message("expected a log line beginning '%s', got '%s'\n", want, log_lines[0]);
-	assert_true(strncmp(log_lines[0], want, strlen(want)) == 0);
-	free(big);
+	assert_open_truncated(f, &cfg, (keep - 1) * 4096, (last + 1) * 4096);
+}
+
+/* A branch page pgno of 200 nodes, all one node whose child is page child
+ * (LMDB 0.9: header 16 bytes, flags 1 at byte 10, lower at 12; a branch
+ * node's child page is lo | hi << 16 | flags << 32). */
+static void write_branch(int fd, uint64_t pgno, uint64_t child)
+{
+	unsigned char page[4096] = {0};
+
+	memcpy(page, &pgno, 8);
+	page[10] = 1;
+	page[12] = (unsigned char)((16 + 2 * 200) & 0xff);
+	page[13] = (unsigned char)((16 + 2 * 200) >> 8);
+	for (int i = 0; i < 200; i++) {
+		page[16 + 2 * i] = (unsigned char)(4000 & 0xff);
+		page[16 + 2 * i + 1] = (unsigned char)(4000 >> 8);
+	}
+	for (int b = 0; b < 6; b++) /* lo, hi, flags; then a key of 0 bytes */
+		page[4000 + b] = (unsigned char)(child >> (8 * b));
+	assert_int_equal(pwrite(fd, page, sizeof(page), (off_t)(pgno * 4096)), 4096);
+}
+
+/*
+ * A short store whose free list is damaged into a wide tree over a few
+ * pages -- its root a branch whose 200 children are one branch page, whose
+ * 200 are one more, and so on down to an empty leaf: 200^4 paths -- is
+ * refused, and at once: the reading of the free list (lmdb_tail.c) gives up
+ * after as many pages as the file has.
+ */
+static void test_open_short_with_free_list_dag(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	unsigned char meta[4096], leaf[4096] = {0};
+	uint64_t root = 0, txnid = 0, pg[5];
+	char data[256];
+	size_t last, keep;
+	int fd, n = 0;
+
+	make_short_store(f, &keep, &last, data);
+	fd = open(data, O_RDWR);
+	assert_true(fd >= 0);
+	/* The newest meta page's free-list root: page header 16 bytes, then
+	 * magic, version, address, map size (24), the free list's MDB_db (its
+	 * root at 40), the main one (48), the last page (8), the txnid. */
+	for (int m = 0; m < 2; m++) {
+		uint64_t id, r;
+
+		assert_int_equal(pread(fd, meta, 4096, (off_t)m * 4096), 4096);
+		memcpy(&id, meta + 16 + 24 + 96 + 8, 8);
+		memcpy(&r, meta + 16 + 24 + 40, 8);
+		if (m == 0 || id > txnid)
+			txnid = id, root = r;
+	}
+	assert_true(root > 1 && root < keep);
+	pg[n++] = root;
+	for (uint64_t p = 2; n < 5 && p < keep; p++)
+		if (p != root)
+			pg[n++] = p;
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 4; i++)
+		write_branch(fd, pg[i], pg[i + 1]);
+	memcpy(leaf, &pg[4], 8); /* an empty leaf: flags 2, lower 16 */
+	leaf[10] = 2;
+	leaf[12] = 16;
+	assert_int_equal(pwrite(fd, leaf, sizeof(leaf), (off_t)(pg[4] * 4096)), 4096);
+	close(fd);
+	cfg.read_only = true;
+	assert_open_truncated(f, &cfg, keep * 4096, (last + 1) * 4096);
 }
 
 int main(void)
@@ -4336,6 +4425,7 @@ int main(void)
 	    T(test_store_in_use, setup_store),
 	    T(test_refuse_truncated_data, setup_store),
 	    T(test_open_short_by_free_pages, setup_store),
+	    T(test_open_short_with_free_list_dag, setup_store),
 	};
 #undef T
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
