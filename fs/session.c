@@ -152,6 +152,12 @@ static int receive(struct fs_ctx *ctx, struct fuse_buf *fbuf, struct session_wak
 	return busy_poll_wait(ctx->se, fbuf, -1); /* the timer ends it at @due */
 }
 
+/* The earlier of two deadlines, each -1 for none. */
+static double earliest(double a, double b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 /*
  * Takes the idle_poll hold after a request answered at @now, or extends it
  * to @now + idle_poll. A hold that cannot be taken turns idle_poll off,
@@ -201,14 +207,12 @@ int fs_session_loop(struct fs_ctx *ctx)
 		res = 0;
 	}
 	while (!fuse_session_exited(ctx->se)) {
-		double t = fs_batch_due(ctx), w = fs_waiting_opens_due(ctx), x = fs_ttl_due(ctx);
-		double due = w >= 0 && (t < 0 || w < t) ? w : t, now = fs_mono_now();
-		double q = busy_poll_qos_due(&qos, now); /* the idle_poll hold's end */
+		double now = fs_mono_now();
+		double due = earliest(fs_batch_due(ctx), fs_waiting_opens_due(ctx));
 
-		if (x >= 0 && (due < 0 || x < due))
-			due = x; /* the expiry reaper's next pass (ttl.c) */
-		if (q >= 0 && (due < 0 || q < due))
-			due = q; /* to let the hold go on an idle mount */
+		due = earliest(due, fs_ttl_due(ctx)); /* the expiry reaper's next pass (ttl.c) */
+		/* the idle_poll hold's end: to let it go on an idle mount */
+		due = earliest(due, busy_poll_qos_due(&qos, now));
 
 		if (due >= 0 && due <= now) {
 			res = 0; /* due already: no request to wait for */
