@@ -137,24 +137,28 @@ static int memo_slot(const struct lmdb_txn *t, uint64_t dir)
 	return -1;
 }
 
-/* Remembers *h as dir's stream in write txn t (rc 0), or forgets dir's
- * stream (rc an error: what the failed change left is not known). */
-static int memo_set(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h, int rc)
+/* Forgets dir's stream in t's memo: it goes, or a change of it failed
+ * part way and what it left is not known. Returns rc. */
+static int memo_forget(struct lmdb_txn *t, uint64_t dir, int rc)
 {
 	int i = memo_slot(t, dir);
 
-	if (rc) {
-		if (i >= 0)
-			t->smemo.dir[i] = 0;
-		return rc;
-	}
+	if (i >= 0)
+		t->smemo.dir[i] = 0;
+	return rc;
+}
+
+/* Remembers *h as dir's stream in write txn t. */
+static void memo_keep(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h)
+{
+	int i = memo_slot(t, dir);
+
 	if (i < 0) {
 		i = (int)t->smemo.next;
 		t->smemo.next = (t->smemo.next + 1) % LMDB_STREAM_MEMO;
 		t->smemo.dir[i] = dir;
 	}
 	t->smemo.h[i] = *h;
-	return 0;
 }
 
 /*
@@ -172,8 +176,8 @@ static int head_get(struct lmdb_txn *t, uint64_t dir, struct store_stream_head *
 		return 0;
 	}
 	rc = head_read(t, dir, h);
-	if (t->write && dir != 0)
-		memo_set(t, dir, h, rc);
+	if (t->write && dir != 0 && rc == 0)
+		memo_keep(t, dir, h);
 	return rc;
 }
 
@@ -213,7 +217,7 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 		h.first_ns = time_ns;
 		rc = head_write(t, dir, &h);
 		if (rc)
-			return memo_set(t, dir, &h, rc);
+			return memo_forget(t, dir, rc);
 	}
 	for (int b = 0; b < 8; b++) {
 		vb[b] = (unsigned char)(time_ns >> (8 * b));
@@ -226,13 +230,14 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 	if (rc == -EEXIST) /* a record past the last: the store is damaged */
 		rc = damaged(st, dir, "a record already", h.end);
 	if (rc)
-		return memo_set(t, dir, &h, rc);
+		return memo_forget(t, dir, rc);
 	h.end += len;
 	h.seq = seq;
 	h.last_ns = time_ns;
 	if (out)
 		*out = h;
-	return memo_set(t, dir, &h, 0);
+	memo_keep(t, dir, &h);
+	return 0;
 }
 
 int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, uint64_t max_bytes,
@@ -281,9 +286,12 @@ int lmdb_stream_trim(struct store_txn *txn, uint64_t dir, uint64_t before_ns, ui
 	}
 	if (dropped)
 		*dropped = rc == 0 ? n : 0;
-	if (rc == 0 && out)
+	if (rc)
+		return memo_forget(t, dir, rc);
+	if (out)
 		*out = h;
-	return n > 0 || rc ? memo_set(t, dir, &h, rc) : 0;
+	memo_keep(t, dir, &h);
+	return 0;
 }
 
 /*
@@ -389,7 +397,7 @@ int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir)
 	MDB_val k, v;
 	int rc = st->have_streams ? lmdb_cursor_open(t, st->streams, &c) : 1;
 
-	memo_set(t, dir, NULL, -ENOENT); /* dir goes */
+	memo_forget(t, dir, 0);
 	if (rc)
 		return rc < 0 ? rc : 0;
 	/* Re-seek after each delete rather than trust the cursor's position. */
