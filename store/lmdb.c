@@ -79,6 +79,29 @@ static int db_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, u
 	return rc ? txn_fail(t, rc, "mdb_put", dbi, ino) : 0;
 }
 
+/*
+ * db_put() with MDB_APPEND tried first, for a key that is likely past every
+ * key of dbi. LMDB splits a full leaf in the middle and moves at least one
+ * node to the new page, so records put in key order with plain puts fill
+ * leaves to half or two thirds (1-KiB items: two a page where three fit;
+ * 1.5-KiB items: one where two fit). An append starts the new leaf with the
+ * new record alone and leaves the old one full. A key that is not past the
+ * last one is MDB_KEYEXIST, answered before LMDB touches a page: the plain
+ * put follows.
+ */
+static int db_put_append(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val,
+			 unsigned flags, uint64_t ino)
+{
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_put(t->mtxn, dbi, key, val, flags | MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		return db_put(t, dbi, key, val, flags, ino);
+	return rc ? txn_fail(t, rc, "mdb_put", dbi, ino) : 0;
+}
+
 static int db_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
 {
 	int rc;
@@ -879,7 +902,11 @@ static int op_data_put(struct store_txn *txn, uint64_t ino, const void *data, si
 			rc = 0;
 	} else {
 		v.mv_size = LMDB_DATA_HDR_LEN + len;
-		rc = db_put(t, st->data, &k.val, &v, MDB_RESERVE, ino);
+		/* No record yet (a.size 0): most often the newest item, the last key. */
+		if (a.size == 0)
+			rc = db_put_append(t, st->data, &k.val, &v, MDB_RESERVE, ino);
+		else
+			rc = db_put(t, st->data, &k.val, &v, MDB_RESERVE, ino);
 		if (!rc)
 			lmdb_data_encode(v.mv_data, data, len);
 	}
