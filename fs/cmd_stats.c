@@ -117,9 +117,10 @@ static void print_human(const char *mnt, const struct stat_line *v, size_t n)
 	       get(v, n, "inodes", "known"), get(v, n, "inodes", "max"),
 	       get(v, n, "inodes", "trimmed"));
 	printf("files: %" PRIu64 " opens through the kernel's page cache, %" PRIu64
-	       " direct; %" PRIu64 " reads of files the kernel opened itself (--snapshot)\n",
+	       " direct (%" PRIu64 " writers waited for page-cache readers); %" PRIu64
+	       " reads of files the kernel opened itself (--snapshot)\n",
 	       get(v, n, "files", "open_cached"), get(v, n, "files", "open_direct"),
-	       get(v, n, "files", "reads_by_inode"));
+	       get(v, n, "files", "writer_waits"), get(v, n, "files", "reads_by_inode"));
 	printf("session: %" PRIu64 " holds of idle CPUs polling (idle_poll)\n",
 	       get(v, n, "session", "idle_poll_holds"));
 	printf("ttl: %" PRIu64 " expired items hidden, %" PRIu64 " reclaimed, %" PRIu64

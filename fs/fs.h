@@ -112,8 +112,9 @@ struct fs_inode {
 	bool klisted;           /* directory: the kernel caches a listing of it */
 	uint64_t klist_time;    /* directory: CLOCK_REALTIME second that listing was
 				 * taken at (items expired by then are not in it) */
-	double writer_waited;   /* CLOCK_MONOTONIC seconds an open for writing last had to
-				 * wait for page-cache readers (0: never) */
+	double direct_until;    /* CLOCK_MONOTONIC seconds: until then its readers use
+				 * direct I/O (an open for writing waited for page-cache
+				 * readers; 0: never) */
 	unsigned nwaiting;      /* opens for writing waiting for page-cache readers */
 	bool dir;               /* a directory: never trimmed (its dentry holds its subtree's) */
 	bool recent;            /* looked up since the trimming clock last passed */
@@ -222,6 +223,7 @@ struct fs_view_stats {
 	uint64_t opens_cached;	     /* opens served through the kernel's page cache */
 	uint64_t reads_by_inode;     /* reads without a file handle (kernel opens) */
 	uint64_t opens_direct;	     /* opens served with direct I/O */
+	uint64_t writer_waits;	     /* opens for writing that waited for page-cache readers */
 	uint64_t txn_applied;	     /* transactions (txn.c) applied */
 	uint64_t txn_actions;	     /* ... their actions */
 	uint64_t txn_canceled;	     /* transactions refused by a condition (ECANCELED) */
@@ -269,6 +271,7 @@ struct fs_waiting_open {
 	fuse_req_t req;
 	struct fuse_file_info fi;
 	struct fs_inode *inode; /* referenced (nopen) while it waits */
+	double since;           /* CLOCK_MONOTONIC seconds: when it began to wait */
 	double deadline;        /* CLOCK_MONOTONIC seconds: opens anyway after it */
 	struct fs_waiting_open *next;
 };

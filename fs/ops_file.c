@@ -18,9 +18,14 @@
  * fifty under concurrent rewrites (tests/integration/test_atomic.sh). So
  * an open for writing waits, up to FS_WRITER_WAIT seconds, for the item's
  * page-cache readers to close (new readers meanwhile use direct I/O), and
- * for FS_WRITE_QUIET seconds after an open for writing had to wait, every
- * reader of the item uses direct I/O, so that an item rewritten while it is
- * read makes one writer wait, not each. An item rewritten when no reader
+ * for a while after it had to wait every reader of the item uses direct
+ * I/O, so that an item rewritten while it is read makes one writer wait,
+ * not each: FS_WRITE_QUIET_PER_WAIT times as long as that writer waited, at
+ * most FS_WRITE_QUIET seconds. Readers that close at once (a wait of
+ * microseconds) cost the next writer as little, and their item's readers
+ * go back to the page cache within milliseconds; readers that keep the
+ * item open (a wait of 50 ms or more) make it FS_WRITE_QUIET seconds. An
+ * item rewritten when no reader
  * has it open (the common case: a read, later a write, later a read) keeps
  * the page cache between versions. Only a page-cache reader that is still
  * open after FS_WRITER_WAIT, and reads while the writer writes, is at risk
@@ -47,7 +52,12 @@
 
 /* Seconds an open for writing waits for the item's page-cache readers. */
 #define FS_WRITER_WAIT 2.0
-/* Seconds after an open for writing waited during which the item's readers use direct I/O. */
+/*
+ * After an open for writing waited for page-cache readers, the item's
+ * readers use direct I/O for this many times as long as it waited, at most
+ * FS_WRITE_QUIET seconds.
+ */
+#define FS_WRITE_QUIET_PER_WAIT 100.0
 #define FS_WRITE_QUIET 5.0
 
 static struct fs_inode *inode_for_open(struct fs_ctx *ctx, uint64_t ino)
@@ -166,7 +176,7 @@ static void fill_open_info(struct fs_ctx *ctx, struct fuse_file_info *fi, struct
 
 	fi->fh = (uintptr_t)f;
 	if (f->writable || (f->flags & (O_DIRECT | O_SYNC | O_DSYNC)) || in->nwriters ||
-	    in->nwaiting || fs_mono_now() - in->writer_waited < FS_WRITE_QUIET ||
+	    in->nwaiting || fs_mono_now() < in->direct_until ||
 	    (in->ncached && !same)) {
 		fi->direct_io = 1;
 		fi->keep_cache = 1; /* leave the pages of page-cache readers alone */
@@ -247,8 +257,9 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	w->req = req;
 	w->fi = *fi;
 	w->inode = in;
-	in->writer_waited = fs_mono_now();
-	w->deadline = in->writer_waited + FS_WRITER_WAIT;
+	ctx->stats.writer_waits++;
+	w->since = fs_mono_now();
+	w->deadline = w->since + FS_WRITER_WAIT;
 	in->nopen++; /* keeps the inode while it waits */
 	in->nwaiting++;
 	for (tail = &ctx->waiting; *tail; tail = &(*tail)->next)
@@ -271,10 +282,17 @@ void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
 		}
 		*p = w->next;
 		in->nwaiting--;
-		if (all)
+		if (all) {
 			fuse_reply_err(w->req, EIO); /* the session is ending */
-		else
+		} else {
+			double quiet = FS_WRITE_QUIET_PER_WAIT * (now - w->since);
+
+			if (quiet > FS_WRITE_QUIET)
+				quiet = FS_WRITE_QUIET;
+			if (now + quiet > in->direct_until)
+				in->direct_until = now + quiet;
 			open_now(w->req, in->ino, &w->fi);
+		}
 		in->nopen--;
 		fs_inode_put(ctx, in, 0);
 		free(w);

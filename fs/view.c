@@ -768,6 +768,7 @@ int fs_view_stats_text(struct fs_ctx *ctx, char **out, size_t *len)
 	stat_line(f, "inodes.", "trimmed", ctx->stats.inode_trims);
 	stat_line(f, "files.", "open_cached", ctx->stats.opens_cached);
 	stat_line(f, "files.", "open_direct", ctx->stats.opens_direct);
+	stat_line(f, "files.", "writer_waits", ctx->stats.writer_waits);
 	stat_line(f, "files.", "reads_by_inode", ctx->stats.reads_by_inode);
 	stat_line(f, "session.", "idle_poll_holds", ctx->stats.idle_poll_holds);
 	stat_line(f, "txn.", "applied", ctx->stats.txn_applied);

@@ -121,5 +121,30 @@ d1=$(counter files.open_direct)
 assert_eq three "$(cat "$D/pc")" "the item after the writer that waited"
 assert_eq $((d1 + 1)) "$(counter files.open_direct)" "a reader right after a writer waited uses direct I/O"
 
+step "after a writer waited a moment for a reader, the page cache again soon"
+# The reader closes as soon as the writer is seen waiting: a wait of a few
+# milliseconds, so readers use direct I/O for 100 times that, well under
+# 3 s (5 s is for waits of 50 ms or more, as above).
+printf 'one' >"$D/pc2"
+w0=$(counter files.writer_waits)
+exec 5<"$D/pc2"
+(
+	exec 5<&-
+	printf 'two' >"$D/pc2"
+) &
+writer=$!
+BG_PIDS+=($!)
+for i in $(seq 1 2000); do
+	[ "$(counter files.writer_waits)" -gt "$w0" ] && break
+	sleep 0.002
+done
+exec 5<&-
+assert_eq $((w0 + 1)) "$(counter files.writer_waits)" "writers that waited for a page-cache reader"
+wait "$writer" || fail "the writer that waited for a reader failed"
+sleep 3 # within the 5 s of a long wait, past the 100 times of a short one
+c1=$(counter files.open_cached)
+assert_eq two "$(cat "$D/pc2")" "the item after the writer that waited a moment"
+assert_eq $((c1 + 1)) "$(counter files.open_cached)" "a reader 3 s after a writer waited a moment uses the page cache"
+
 stop_itemfs
 echo "PASS"
