@@ -145,16 +145,57 @@ static int cursor_step(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi, uint64_t 
 	return k->mv_size >= 8 && lmdb_key_ino(k) == ino ? 0 : 1;
 }
 
+/* ---- inode records, through the txn's memo (struct lmdb_inode_memo) ---- */
+
+static int imemo_find(const struct lmdb_txn *t, uint64_t ino)
+{
+	for (int i = 0; i < LMDB_INODE_MEMO; i++)
+		if (t->imemo.ino[i] == ino)
+			return i;
+	return -1;
+}
+
+static void imemo_keep(struct lmdb_txn *t, const struct store_attr *a)
+{
+	int i = imemo_find(t, a->ino);
+
+	if (i < 0) {
+		i = (int)t->imemo.next;
+		t->imemo.next = (t->imemo.next + 1) % LMDB_INODE_MEMO;
+		t->imemo.ino[i] = a->ino;
+	}
+	t->imemo.a[i] = *a;
+}
+
+static void imemo_forget(struct lmdb_txn *t, uint64_t ino)
+{
+	int i = imemo_find(t, ino);
+
+	if (i >= 0)
+		t->imemo.ino[i] = 0;
+}
+
 static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
 {
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	struct lmdb_key k;
 	MDB_val v;
+	int i = ino ? imemo_find(t, ino) : -1;
 	int rc;
 
+	if (t->err)
+		return t->err;
+	if (i >= 0) {
+		*out = t->imemo.a[i];
+		return 0;
+	}
 	lmdb_key_set(&k, ino, NULL, 0);
 	rc = db_get(t, st->inode, &k.val, &v, ino);
-	return rc ? rc : lmdb_inode_decode(st, ino, &v, out);
+	if (!rc)
+		rc = lmdb_inode_decode(st, ino, &v, out);
+	if (!rc)
+		imemo_keep(t, out);
+	return rc;
 }
 
 int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino)
@@ -169,13 +210,22 @@ int lmdb_inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
 
 static int inode_write(struct lmdb_txn *t, const struct store_attr *a)
 {
+	const struct lmdb_store *st = lmdb_txn_store(t);
 	unsigned char rec[LMDB_INODE_REC_LEN];
 	MDB_val v = {sizeof(rec), rec};
+	struct store_attr now;
 	struct lmdb_key k;
+	int rc;
 
 	lmdb_inode_encode(a, rec);
 	lmdb_key_set(&k, a->ino, NULL, 0);
-	return db_put(t, lmdb_txn_store(t)->inode, &k.val, &v, 0, a->ino);
+	rc = db_put(t, st->inode, &k.val, &v, 0, a->ino);
+	/* The memo holds what inode_read() would read now: the record, decoded. */
+	if (rc || lmdb_inode_decode(st, a->ino, &v, &now))
+		imemo_forget(t, a->ino);
+	else
+		imemo_keep(t, &now);
+	return rc;
 }
 
 /*
@@ -498,6 +548,7 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	}
 	lmdb_key_set(&k, ino, NULL, 0);
 	rc = db_del(t, st->inode, &k.val, ino);
+	imemo_forget(t, ino);
 	if (!rc)
 		rc = db_del(t, st->data, &k.val, ino);
 	if ((!rc || rc == -ENOENT) && !S_ISDIR(a.mode) && a.nlink == 0) {

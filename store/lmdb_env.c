@@ -745,6 +745,7 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 			t->staged = 0;
 			t->tail.seq_known = t->tail.mine = false;
 			memset(t->smemo.dir, 0, sizeof(t->smemo.dir));
+			memset(t->imemo.ino, 0, sizeof(t->imemo.ino));
 			*out = &t->base;
 			return 0;
 		}
@@ -835,6 +836,7 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	t->parent = parent;
 	t->tail = parent->tail;
 	t->smemo = parent->smemo;
+	t->imemo = parent->imemo;
 	/*
 	 * Coalesce only within the child: a reader of the log between two
 	 * children of one batch (the mount that owns the batch, after each
@@ -956,6 +958,7 @@ int lmdb_txn_commit(struct store_txn *txn)
 		if (!rc) { /* the child's records are the parent's now */
 			t->parent->tail = t->tail;
 			t->parent->smemo = t->smemo;
+			t->parent->imemo = t->imemo;
 		}
 		free(t);
 		return rc;

@@ -237,6 +237,25 @@ struct lmdb_stream_memo {
 	unsigned next; /* the slot a new stream takes */
 };
 
+/*
+ * The inode records a txn read or wrote last, decoded: a create reads the
+ * same few (the item, its directory) ten times over its requests, each read
+ * a B-tree descent through the dirty pages of the request, its stage and
+ * its batch, and a decode. What a txn sees of a record changes only by its
+ * own writes (LMDB isolates it from every other), so each slot holds the
+ * record as inode_read() would read it now: kept by every read and write
+ * of the txn, forgotten when it frees the inode. A nested txn begins with
+ * its parent's copy and hands it back when it commits; an abort drops it,
+ * as it drops the child's writes. Slots are reused in turn; ino 0 (no
+ * inode has it): a free slot.
+ */
+#define LMDB_INODE_MEMO 8
+struct lmdb_inode_memo {
+	uint64_t ino[LMDB_INODE_MEMO];
+	struct store_attr a[LMDB_INODE_MEMO];
+	unsigned next; /* the slot a new inode takes */
+};
+
 struct lmdb_txn {
 	struct store_txn base; /* first: store.c reaches the store through it */
 	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
@@ -247,6 +266,7 @@ struct lmdb_txn {
 	struct lmdb_txn *next;	      /* idle list link */
 	struct lmdb_change_tail tail; /* write txns only */
 	struct lmdb_stream_memo smemo; /* write txns only */
+	struct lmdb_inode_memo imemo;
 	/*
 	 * A top-level write txn with children: while it has a stage, mtxn is
 	 * the stage (an LMDB txn nested in root, which children nest in and

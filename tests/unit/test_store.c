@@ -1952,6 +1952,65 @@ static void test_nested_abort_restores(void **state)
 	assert_int_equal(store_txn_commit(p), 0);
 }
 
+/*
+ * A write txn reads each inode as it last wrote it, through nested txns that
+ * commit and abort, over more inodes than it keeps decoded at once, and
+ * what it read before committing is what a new txn reads after.
+ */
+static void test_inode_reads_in_one_txn(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 20 };
+	struct store_attr want[N], seen[N], a;
+	struct store_txn *p, *c;
+	uint64_t ino[N];
+	char name[8];
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		ino[i] = make_file(p, STORE_ROOT_INO, name);
+		want[i] = attr_of(p, ino[i]);
+	}
+	for (int round = 1; round <= 3; round++) {
+		for (int i = 0; i < N; i++) {
+			c = begin_nested(p);
+			a = attr_of(c, ino[i]);
+			assert_attr_equal(&a, &want[i]);
+			a.mode = S_IFREG | (0600 + (unsigned)(round * 8 + i % 8));
+			a.mtime = (struct timespec){1700000000 + round, 1000 * i + 7};
+			assert_int_equal(store_inode_put(c, &a), 0);
+			seen[i] = attr_of(c, ino[i]);
+			assert_int_equal(seen[i].mode, a.mode);
+			assert_int_equal(ts_cmp(seen[i].mtime, a.mtime), 0);
+			if ((i + round) % 3 == 0) {
+				store_txn_abort(c);
+			} else {
+				assert_int_equal(store_txn_commit(c), 0);
+				want[i] = seen[i];
+			}
+			a = attr_of(p, ino[i]);
+			assert_attr_equal(&a, &want[i]);
+		}
+		for (int i = N - 1; i >= 0; i--) { /* the latest first */
+			a = attr_of(p, ino[i]);
+			assert_attr_equal(&a, &want[i]);
+		}
+	}
+	assert_int_equal(store_dirent_remove(p, STORE_ROOT_INO, "f19", 3, NULL), 0);
+	assert_int_equal(store_inode_free(p, ino[N - 1]), 0);
+	assert_int_equal(store_inode_get(p, ino[N - 1], &a), -ENOENT);
+	assert_int_equal(store_txn_commit(p), 0);
+
+	p = begin(f->st, STORE_TXN_READ);
+	for (int i = 0; i < N - 1; i++) {
+		a = attr_of(p, ino[i]);
+		assert_attr_equal(&a, &want[i]);
+	}
+	assert_int_equal(store_inode_get(p, ino[N - 1], &a), -ENOENT);
+	assert_int_equal(store_txn_commit(p), 0);
+}
+
 static void test_nested_failure_then_abort(void **state)
 {
 	struct fx *f = *state;
@@ -4454,6 +4513,7 @@ int main(void)
 	    T(test_map_resized_by_other_process, setup_dir),
 	    T(test_nested_commit_merges, setup_store),
 	    T(test_nested_abort_restores, setup_store),
+	    T(test_inode_reads_in_one_txn, setup_store),
 	    T(test_nested_failure_then_abort, setup_store),
 	    T(test_nested_many_children, setup_store),
 	    T(test_nested_on_read_txn, setup_store),
