@@ -25,11 +25,10 @@
  * microseconds) cost the next writer as little, and their item's readers
  * go back to the page cache within milliseconds; readers that keep the
  * item open (a wait of 50 ms or more) make it FS_WRITE_QUIET seconds. An
- * item rewritten when no reader
- * has it open (the common case: a read, later a write, later a read) keeps
- * the page cache between versions. Only a page-cache reader that is still
- * open after FS_WRITER_WAIT, and reads while the writer writes, is at risk
- * (docs/consistency.md).
+ * item rewritten when no reader has it open (the common case: a read,
+ * later a write, later a read) keeps the page cache between versions. Only
+ * a page-cache reader that is still open after FS_WRITER_WAIT, and reads
+ * while the writer writes, is at risk (docs/consistency.md).
  *
  * Kernel opens. A --snapshot mount serves one point in time for its whole
  * life and has no writers, so no open needs the daemon: its version never
