@@ -37,6 +37,8 @@
 #define LMDB_RESIZED_RETRIES 3 /* begins retried after MDB_MAP_RESIZED */
 #define LMDB_STAGE_CHILDREN 128	     /* children per stage of a top-level write txn */
 #define LMDB_RESIDENT_MAX (16 * MIB) /* default of store_config.map_resident_max */
+/* Seconds between two looks at how much of the map is resident (resident_trim_locked()). */
+#define LMDB_RESIDENT_CHECK 0.25
 
 int lmdb_errno(const struct lmdb_store *st, int rc, const char *what, uint64_t ino)
 {
@@ -852,8 +854,9 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
  * this process reads stays mapped in it, and counts in its RSS, and so in
  * its OOM score, though it is the page cache's, shared with every process
  * and reclaimable: a daemon that read a 2 GB store once would show 2 GB.
- * So at most once a second, when more than resident_max bytes of mapped
- * files beyond what was resident at open (the libraries) are resident, the
+ * So at most every LMDB_RESIDENT_CHECK seconds (a look is a read of
+ * /proc/self/statm), when more than resident_max bytes of mapped files
+ * beyond what was resident at open (the libraries) are resident, the
  * whole map is unmapped from this process with MADV_DONTNEED. The page
  * cache keeps the pages; the next read of one maps it again (a minor
  * fault). Readers in other threads lose nothing: the mapping stays, and
@@ -871,7 +874,7 @@ static void resident_trim_locked(struct lmdb_store *st)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	t = (double)now.tv_sec + now.tv_nsec / 1e9;
-	if (t - st->resident_checked < 1.0)
+	if (t - st->resident_checked < LMDB_RESIDENT_CHECK)
 		return;
 	st->resident_checked = t;
 	shared = shared_pages() - st->shared_base;

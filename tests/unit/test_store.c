@@ -1676,7 +1676,7 @@ static void test_map_pages_unmapped(void **state)
 	read = rss_file(); /* no txn has ended since the reads: nothing unmapped yet */
 	store_txn_abort(t);
 	assert_true(read >= before + 12 * MIB);
-	usleep(1100 * 1000); /* past the once-a-second check */
+	usleep(300 * 1000); /* past the next look, 0.25 s after the last */
 	store_txn_abort(begin(f->st, STORE_TXN_READ));
 	assert_true(rss_file() <= before + 2 * MIB);
 	check_items(f->st, first, 40); /* mapped again, whole */
