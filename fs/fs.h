@@ -271,7 +271,6 @@ struct fs_waiting_open {
 	fuse_req_t req;
 	struct fuse_file_info fi;
 	struct fs_inode *inode; /* referenced (nopen) while it waits */
-	double since;           /* CLOCK_MONOTONIC seconds: when it began to wait */
 	double deadline;        /* CLOCK_MONOTONIC seconds: opens anyway after it */
 	struct fs_waiting_open *next;
 };

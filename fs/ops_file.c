@@ -257,8 +257,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	w->fi = *fi;
 	w->inode = in;
 	ctx->stats.writer_waits++;
-	w->since = fs_mono_now();
-	w->deadline = w->since + FS_WRITER_WAIT;
+	w->deadline = fs_mono_now() + FS_WRITER_WAIT;
 	in->nopen++; /* keeps the inode while it waits */
 	in->nwaiting++;
 	for (tail = &ctx->waiting; *tail; tail = &(*tail)->next)
@@ -284,7 +283,8 @@ void fs_waiting_opens_run(struct fs_ctx *ctx, bool all)
 		if (all) {
 			fuse_reply_err(w->req, EIO); /* the session is ending */
 		} else {
-			double quiet = FS_WRITE_QUIET_PER_WAIT * (now - w->since);
+			double waited = FS_WRITER_WAIT - (w->deadline - now);
+			double quiet = FS_WRITE_QUIET_PER_WAIT * waited;
 
 			if (quiet > FS_WRITE_QUIET)
 				quiet = FS_WRITE_QUIET;

@@ -147,32 +147,10 @@ static int cursor_step(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi, uint64_t 
 
 /* ---- inode records, through the txn's memo (struct lmdb_inode_memo) ---- */
 
-static int imemo_find(const struct lmdb_txn *t, uint64_t ino)
+/* Remembers a, an inode record as inode_read() reads it, in t's memo. */
+static void inode_memo_keep(struct lmdb_txn *t, const struct store_attr *a)
 {
-	for (int i = 0; i < LMDB_INODE_MEMO; i++)
-		if (t->imemo.ino[i] == ino)
-			return i;
-	return -1;
-}
-
-static void imemo_keep(struct lmdb_txn *t, const struct store_attr *a)
-{
-	int i = imemo_find(t, a->ino);
-
-	if (i < 0) {
-		i = (int)t->imemo.next;
-		t->imemo.next = (t->imemo.next + 1) % LMDB_INODE_MEMO;
-		t->imemo.ino[i] = a->ino;
-	}
-	t->imemo.a[i] = *a;
-}
-
-static void imemo_forget(struct lmdb_txn *t, uint64_t ino)
-{
-	int i = imemo_find(t, ino);
-
-	if (i >= 0)
-		t->imemo.ino[i] = 0;
+	t->imemo.a[lmdb_memo_take(t->imemo.ino, LMDB_INODE_MEMO, &t->imemo.next, a->ino)] = *a;
 }
 
 static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
@@ -180,7 +158,7 @@ static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	struct lmdb_key k;
 	MDB_val v;
-	int i = ino ? imemo_find(t, ino) : -1;
+	int i = ino ? lmdb_memo_find(t->imemo.ino, LMDB_INODE_MEMO, ino) : -1;
 	int rc;
 
 	if (t->err)
@@ -194,7 +172,7 @@ static int inode_read(struct lmdb_txn *t, uint64_t ino, struct store_attr *out)
 	if (!rc)
 		rc = lmdb_inode_decode(st, ino, &v, out);
 	if (!rc)
-		imemo_keep(t, out);
+		inode_memo_keep(t, out);
 	return rc;
 }
 
@@ -222,9 +200,9 @@ static int inode_write(struct lmdb_txn *t, const struct store_attr *a)
 	rc = db_put(t, st->inode, &k.val, &v, 0, a->ino);
 	/* The memo holds what inode_read() would read now: the record, decoded. */
 	if (rc || lmdb_inode_decode(st, a->ino, &v, &now))
-		imemo_forget(t, a->ino);
+		lmdb_memo_drop(t->imemo.ino, LMDB_INODE_MEMO, a->ino);
 	else
-		imemo_keep(t, &now);
+		inode_memo_keep(t, &now);
 	return rc;
 }
 
@@ -548,7 +526,7 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 	}
 	lmdb_key_set(&k, ino, NULL, 0);
 	rc = db_del(t, st->inode, &k.val, ino);
-	imemo_forget(t, ino);
+	lmdb_memo_drop(t->imemo.ino, LMDB_INODE_MEMO, ino);
 	if (!rc)
 		rc = db_del(t, st->data, &k.val, ino);
 	if ((!rc || rc == -ENOENT) && !S_ISDIR(a.mode) && a.nlink == 0) {

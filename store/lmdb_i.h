@@ -220,15 +220,51 @@ struct lmdb_change_tail {
 };
 
 /*
+ * The keys of a memo (struct lmdb_stream_memo, struct lmdb_inode_memo): n
+ * slots, each holding one key's value in the memo's own array, reused in
+ * turn from *next. Key 0 marks a free slot (no directory or inode has it).
+ */
+/* The slot that holds key, or -1. */
+static inline int lmdb_memo_find(const uint64_t *keys, unsigned n, uint64_t key)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (keys[i] == key)
+			return (int)i;
+	return -1;
+}
+
+/* The slot for key: the one that holds it, else the next in turn, now key's. */
+static inline int lmdb_memo_take(uint64_t *keys, unsigned n, unsigned *next, uint64_t key)
+{
+	int i = lmdb_memo_find(keys, n, key);
+
+	if (i < 0) {
+		i = (int)*next;
+		*next = (*next + 1) % n;
+		keys[i] = key;
+	}
+	return i;
+}
+
+/* Frees key's slot, if it has one. */
+static inline void lmdb_memo_drop(uint64_t *keys, unsigned n, uint64_t key)
+{
+	int i = lmdb_memo_find(keys, n, key);
+
+	if (i >= 0)
+		keys[i] = 0;
+}
+
+/*
  * What a write txn knows of the streams it last touched (lmdb_stream.c), so
  * that the trim and the append of each request of a batch need no lookup of
  * the head: each head as head_read() would read it, kept true by every
  * append and trim in the txn. As the change log's tail, only this txn (and
  * its children) writes streams while it is open; a nested txn begins with
  * its parent's copy and hands it back when it commits, and an abort drops
- * it. Slots are reused in turn; dir 0 (no directory has inode 0): a free
- * slot. Sixteen cover writers that take tables in turn, a few of them at a
- * time, and cost two copies of 0.8 KB a request.
+ * it. Its slots are keyed by directory (lmdb_memo_take()). Sixteen cover
+ * writers that take tables in turn, a few of them at a time, and cost two
+ * copies of 0.8 KB a request.
  */
 #define LMDB_STREAM_MEMO 16
 struct lmdb_stream_memo {
@@ -246,8 +282,8 @@ struct lmdb_stream_memo {
  * record as inode_read() would read it now: kept by every read and write
  * of the txn, forgotten when it frees the inode. A nested txn begins with
  * its parent's copy and hands it back when it commits; an abort drops it,
- * as it drops the child's writes. Slots are reused in turn; ino 0 (no
- * inode has it): a free slot.
+ * as it drops the child's writes. Its slots are keyed by inode
+ * (lmdb_memo_take()).
  */
 #define LMDB_INODE_MEMO 8
 struct lmdb_inode_memo {

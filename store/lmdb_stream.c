@@ -128,37 +128,18 @@ static int head_read(struct lmdb_txn *t, uint64_t dir, struct store_stream_head 
 	return rc;
 }
 
-/* The slot of t's memo that holds dir's stream, or -1. */
-static int memo_slot(const struct lmdb_txn *t, uint64_t dir)
-{
-	for (int i = 0; i < LMDB_STREAM_MEMO; i++)
-		if (t->smemo.dir[i] == dir)
-			return i;
-	return -1;
-}
-
 /* Forgets dir's stream in t's memo: it goes, or a change of it failed
  * part way and what it left is not known. Returns rc. */
 static int memo_forget(struct lmdb_txn *t, uint64_t dir, int rc)
 {
-	int i = memo_slot(t, dir);
-
-	if (i >= 0)
-		t->smemo.dir[i] = 0;
+	lmdb_memo_drop(t->smemo.dir, LMDB_STREAM_MEMO, dir);
 	return rc;
 }
 
 /* Remembers *h as dir's stream in write txn t. */
 static void memo_keep(struct lmdb_txn *t, uint64_t dir, const struct store_stream_head *h)
 {
-	int i = memo_slot(t, dir);
-
-	if (i < 0) {
-		i = (int)t->smemo.next;
-		t->smemo.next = (t->smemo.next + 1) % LMDB_STREAM_MEMO;
-		t->smemo.dir[i] = dir;
-	}
-	t->smemo.h[i] = *h;
+	t->smemo.h[lmdb_memo_take(t->smemo.dir, LMDB_STREAM_MEMO, &t->smemo.next, dir)] = *h;
 }
 
 /*
@@ -168,7 +149,7 @@ static void memo_keep(struct lmdb_txn *t, uint64_t dir, const struct store_strea
  */
 static int head_get(struct lmdb_txn *t, uint64_t dir, struct store_stream_head *h)
 {
-	int i = t->write && dir != 0 ? memo_slot(t, dir) : -1;
+	int i = t->write && dir != 0 ? lmdb_memo_find(t->smemo.dir, LMDB_STREAM_MEMO, dir) : -1;
 	int rc;
 
 	if (i >= 0) {

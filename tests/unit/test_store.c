@@ -1106,6 +1106,7 @@ static void data_pages(const char *path, size_t *leaves, size_t *records)
 static void test_data_packed_in_key_order(void **state)
 {
 	struct fx *f = *state;
+	struct store_config cfg = config(f);
 	unsigned char *kib = pattern(1024, 5);
 	uint64_t ino[300], old, late;
 	size_t leaves, records;
@@ -1131,9 +1132,8 @@ static void test_data_packed_in_key_order(void **state)
 	assert_int_equal(leaves, 100);
 
 	/* Out of key order: a late item's data first, then an older item's. */
-	assert_int_equal(store_open(&(struct store_config){.path = f->path, .log = capture_log},
-				    &f->st),
-			 0);
+	cfg.create = false;
+	reopen(f, &cfg);
 	t = begin(f->st, STORE_TXN_WRITE);
 	old = make_file(t, STORE_ROOT_INO, "old");
 	late = make_file(t, STORE_ROOT_INO, "late");
