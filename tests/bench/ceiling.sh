@@ -13,9 +13,11 @@
 #             left to halt)
 # Phases: the first cat of every item after the mount (the FUSE columns
 # only: the kernel caches nothing yet; itemfs reads its store), then a warm
-# cat (the median of 3 passes), then `tar -cf - | cat`. Prints each run's
-# seconds, then medians and the ratios dir/X (1.0: as fast as the
-# directory) and null/itemfs (1.0: itemfs at the ceiling).
+# cat (the median of 3 passes), then `tar -cf - | cat`, then N creates of
+# new 1-KiB items (all but snap, which is read-only; nullfs's creates keep
+# nothing). Prints each run's seconds, then medians and the ratios dir/X
+# (1.0: as fast as the directory) and null/itemfs (1.0: itemfs at the
+# ceiling).
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 ITEMFS BENCHDIR [RUNS [N]]" >&2; exit 2; }
 ITEMFS=$1 BENCH=$2/itemfs-bench NULLFS=$2/nullfs RUNS=${3:-5} N=${4:-5000}
@@ -108,6 +110,7 @@ for RUN in $(seq 1 "$RUNS"); do
 		[ "$COL" = dir ] || phase first-cat "$BENCH" cat "$WHERE"
 		echo "$RUN $COL warm-cat $(warm)" | tee -a "$OUT"
 		phase tar sh -c "tar -cf - -C '$WHERE' . | cat"
+		[ "$COL" = snap ] || phase create "$BENCH" create "$WHERE" "$N" $((2 * N))
 		teardown
 	done
 done
@@ -120,11 +123,11 @@ median() { # median COL PHASE
 ratio() { [ "$1" = - ] || [ "$2" = - ] && echo - || echo "scale=3; $1 / $2" | bc; }
 
 printf '\nmedians (s)   %9s %9s %9s %9s %9s %9s | dir/null dir/itemfs dir/snap null/itemfs null-0/itemfs-0\n' "${COLS[@]}"
-for p in first-cat warm-cat tar; do
+for p in first-cat warm-cat tar create; do
 	declare -A med=()
 	for c in "${COLS[@]}"; do med[$c]=$(median "$c" "$p"); done
 	printf '%-13s %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f | %8s %10s %8s %11s %15s\n' "$p" \
-		"${med[dir]/-/0}" "${med[null]}" "${med[itemfs]}" "${med[snap]}" "${med[null-0]}" "${med[itemfs-0]}" \
+		"${med[dir]/-/0}" "${med[null]}" "${med[itemfs]}" "${med[snap]/-/0}" "${med[null-0]}" "${med[itemfs-0]}" \
 		"$(ratio "${med[dir]}" "${med[null]}")" "$(ratio "${med[dir]}" "${med[itemfs]}")" \
 		"$(ratio "${med[dir]}" "${med[snap]}")" \
 		"$(ratio "${med[null]}" "${med[itemfs]}")" "$(ratio "${med[null-0]}" "${med[itemfs-0]}")"

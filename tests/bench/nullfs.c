@@ -1,12 +1,13 @@
 /*
  * nullfs.c - the FUSE ceiling of tests/bench/ceiling.sh: the least a FUSE
- * daemon can do for the read workloads of the benchmark. It serves N items
- * of SIZE bytes in 10 tables, laid out as itemfs-bench lays them out
- * (t<i % 10>/item<i>, 8 digits), all computed, nothing stored, and answers
- * every request at once, with what itemfs answers the same requests: names
- * and attributes kept a day (FS_KERNEL_TIMEOUT), readers through the page
- * cache kept from open to open (keep_cache) and not flushed at close,
- * listings by readdirplus, kept by the kernel.
+ * daemon can do for the read workloads of the benchmark, and for creates.
+ * It serves N items of SIZE bytes in 10 tables, laid out as itemfs-bench
+ * lays them out (t<i % 10>/item<i>, 8 digits), all computed, nothing
+ * stored, and answers every request at once, with what itemfs answers the
+ * same requests: names and attributes kept a day (FS_KERNEL_TIMEOUT),
+ * readers through the page cache kept from open to open (keep_cache) and
+ * not flushed at close, listings by readdirplus, kept by the kernel, and
+ * new items opened as itemfs opens writers (direct I/O, flushed at close).
  * Its loop is itemfs's (fs/session.c), receiving with the same code
  * (fs/busy_poll.c): busy polling for BUSY_POLL microseconds after each
  * request (0: none), then poll(2); and, with IDLE_POLL_MS
@@ -34,6 +35,7 @@
 
 static unsigned long nitems;
 static size_t item_size;
+static unsigned long ncreated; /* items created since the mount: inodes past the N */
 
 static double mono_now(void)
 {
@@ -53,10 +55,10 @@ static int attr_of(fuse_ino_t ino, struct stat *st)
 		st->st_nlink = 2;
 		return 0;
 	}
-	if (ino >= ITEM_INO && ino - ITEM_INO < nitems) {
+	if (ino >= ITEM_INO && ino - ITEM_INO < nitems + ncreated) {
 		st->st_mode = S_IFREG | 0644;
 		st->st_nlink = 1;
-		st->st_size = (off_t)item_size;
+		st->st_size = ino - ITEM_INO < nitems ? (off_t)item_size : 0;
 		return 0;
 	}
 	return ENOENT;
@@ -205,6 +207,48 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * The create ceiling: a new item in a table gets the next inode and is
+ * opened as itemfs opens a writer (direct I/O, the pages of readers left
+ * alone, flushed at close); its data go nowhere. It is not found again:
+ * a LOOKUP of its name is ENOENT, as for a name not yet created.
+ */
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e = {.attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT};
+
+	(void)name;
+	(void)mode;
+	if (parent < TABLE_INO || parent >= TABLE_INO + TABLES) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	e.ino = ITEM_INO + nitems + ncreated++;
+	e.generation = 1;
+	attr_of(e.ino, &e.attr);
+	fi->direct_io = 1;
+	fi->keep_cache = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)off;
+	(void)fi;
+	fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
 static const struct fuse_lowlevel_ops ops = {
     .init = op_init,
     .lookup = op_lookup,
@@ -215,6 +259,9 @@ static const struct fuse_lowlevel_ops ops = {
     .open = op_open,
     .read = op_read,
     .release = op_release,
+    .create = op_create,
+    .write = op_write,
+    .flush = op_flush,
 };
 
 /* itemfs's loop (fs/session.c), without its deadlines but the idle_poll hold's end. */
