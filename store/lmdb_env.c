@@ -257,6 +257,7 @@ static int validate(const struct store_config *cfg, size_t *map_size)
 	MDB_txn *txn = NULL;
 	MDB_envinfo info;
 	MDB_val key = lmdb_meta_key(LMDB_META_FORMAT), val;
+	MDB_stat ms;
 	MDB_dbi dbi;
 	uint32_t format;
 	int rc;
@@ -292,6 +293,15 @@ static int validate(const struct store_config *cfg, size_t *map_size)
 	}
 	if (!rc)
 		rc = mdb_get(txn, dbi, &key, &val);
+	if (rc == MDB_NOTFOUND && mdb_stat(txn, dbi, &ms) == 0 && ms.ms_entries > 0) {
+		/* A damaged page can hide a record: LMDB then reports it absent. */
+		store_log(cfg->log, LOG_ERR,
+			  "%s: the meta database holds %zu record%s but LMDB finds no format record "
+			  "in it: the store is damaged (or not an itemfs store); nothing was changed",
+			  cfg->path, ms.ms_entries, ms.ms_entries == 1 ? "" : "s");
+		rc = -EIO;
+		goto out;
+	}
 	if (rc == MDB_NOTFOUND || (!rc && lmdb_u32_get(&val, &format))) {
 		store_log(cfg->log, LOG_ERR,
 			  "%s: the meta database has no valid format record: not an itemfs store; "

@@ -528,6 +528,38 @@ static void test_refuse_format_version(void **state)
 	free(after);
 }
 
+/*
+ * A meta database that holds records but not the format record: a damaged
+ * page makes LMDB report a record absent (tests/integration/test_check.sh
+ * flips a page's flags), so the store is called damaged (-EIO), not
+ * foreign, and left unchanged.
+ */
+static void test_refuse_meta_without_format(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	char want[512], *before, *after;
+	MDB_val k = {6, (void *)"format"};
+	struct raw r;
+
+	store_close(f->st);
+	f->st = NULL;
+	raw_open(&r, f->path, true);
+	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "meta", 0), &k, NULL), 0);
+	raw_close(&r);
+	before = snapshot(f->path);
+	assert_int_equal(store_open(&cfg, &f->st), -EIO);
+	after = snapshot(f->path);
+	assert_string_equal(before, after);
+	snprintf(want, sizeof(want),
+		 "%s: the meta database holds 1 record but LMDB finds no format record in it: the "
+		 "store is damaged (or not an itemfs store); nothing was changed",
+		 f->path);
+	assert_true(logged(want));
+	free(before);
+	free(after);
+}
+
 /* ---- the byte layout (docs/store-format.md) --------------------------- */
 
 static void test_format_bytes(void **state)
@@ -4478,6 +4510,7 @@ int main(void)
 	    T(test_refuse_empty_data_mdb, setup_dir),
 	    T(test_refuse_lmdb_without_meta, setup_dir),
 	    T(test_refuse_format_version, setup_store),
+	    T(test_refuse_meta_without_format, setup_store),
 	    T(test_format_bytes, setup_store),
 	    T(test_inode_record_corrupt, setup_store),
 	    T(test_ino_alloc_monotonic, setup_store),
