@@ -76,7 +76,11 @@ static int db_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, u
 	if (t->err)
 		return t->err;
 	rc = mdb_put(t->mtxn, dbi, key, val, flags);
-	return rc ? txn_fail(t, rc, "mdb_put", dbi, ino) : 0;
+	if (rc)
+		return txn_fail(t, rc, "mdb_put", dbi, ino);
+	if (!(flags & MDB_RESERVE)) /* else the caller, once it has filled the value */
+		lmdb_redo_note(t, LMDB_REDO_PUT, dbi, key, val);
+	return 0;
 }
 
 /*
@@ -99,7 +103,11 @@ static int db_put_append(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val 
 	rc = mdb_put(t->mtxn, dbi, key, val, flags | MDB_APPEND);
 	if (rc == MDB_KEYEXIST)
 		return db_put(t, dbi, key, val, flags, ino);
-	return rc ? txn_fail(t, rc, "mdb_put", dbi, ino) : 0;
+	if (rc)
+		return txn_fail(t, rc, "mdb_put", dbi, ino);
+	if (!(flags & MDB_RESERVE))
+		lmdb_redo_note(t, LMDB_REDO_APPEND, dbi, key, val);
+	return 0;
 }
 
 static int db_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
@@ -109,7 +117,10 @@ static int db_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
 	if (t->err)
 		return t->err;
 	rc = mdb_del(t->mtxn, dbi, key, NULL);
-	return rc ? txn_fail(t, rc, "mdb_del", dbi, ino) : 0;
+	if (rc)
+		return txn_fail(t, rc, "mdb_del", dbi, ino);
+	lmdb_redo_note(t, LMDB_REDO_DEL, dbi, key, NULL);
+	return 0;
 }
 
 static int cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c)
@@ -317,11 +328,13 @@ static int change_trim(struct lmdb_txn *t, uint64_t upto)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
 	       mdb_cmp(t->mtxn, dbi, &k, &limit) < 0) {
-		rc = mdb_cursor_del(c, 0);
+		rc = lmdb_cursor_del(t, c, dbi);
 		if (rc)
 			break;
 	}
 	mdb_cursor_close(c);
+	if (rc < 0)
+		return rc;
 	return rc && rc != MDB_NOTFOUND ? txn_fail(t, rc, "trimming", dbi, 0) : 0;
 }
 
@@ -565,11 +578,9 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 		return rc;
 	/* Re-seek after each delete rather than trust the cursor's position. */
 	while ((rc = cursor_step(t, c, st->xattr, ino, MDB_SET_RANGE, &xk, &xv)) == 0) {
-		rc = mdb_cursor_del(c, 0);
-		if (rc) {
-			rc = txn_fail(t, rc, "mdb_cursor_del", st->xattr, ino);
+		rc = lmdb_cursor_del(t, c, st->xattr);
+		if (rc)
 			break;
-		}
 	}
 	mdb_cursor_close(c);
 	if (rc >= 0 && S_ISDIR(a.mode))
@@ -936,8 +947,10 @@ static int op_data_put(struct store_txn *txn, uint64_t ino, const void *data, si
 			rc = db_put_append(t, st->data, &k.val, &v, MDB_RESERVE, ino);
 		else
 			rc = db_put(t, st->data, &k.val, &v, MDB_RESERVE, ino);
-		if (!rc)
+		if (!rc) {
 			lmdb_data_encode(v.mv_data, data, len);
+			lmdb_redo_note(t, LMDB_REDO_PUT, st->data, &k.val, &v);
+		}
 	}
 	if (rc)
 		return rc;
@@ -1123,6 +1136,29 @@ int lmdb_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsign
 int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
 {
 	return db_del(t, dbi, key, ino);
+}
+
+/*
+ * Deletes the record at c (in t, on dbi), noted for the redo log as a
+ * delete of its key. Errors: as txn_fail().
+ */
+int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi)
+{
+	unsigned char kb[LMDB_KEY_MAX];
+	MDB_val k;
+	int rc = mdb_cursor_get(c, &k, NULL, MDB_GET_CURRENT);
+
+	if (rc == 0 && k.mv_size > sizeof(kb))
+		rc = MDB_BAD_VALSIZE;
+	if (rc == 0) {
+		memcpy(kb, k.mv_data, k.mv_size);
+		k.mv_data = kb;
+		rc = mdb_cursor_del(c, 0);
+	}
+	if (rc)
+		return txn_fail(t, rc, "mdb_cursor_del", dbi, 0);
+	lmdb_redo_note(t, LMDB_REDO_DEL, dbi, &k, NULL);
+	return 0;
 }
 
 int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c)

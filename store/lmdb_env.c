@@ -36,6 +36,12 @@
 #define LMDB_REMAP_WAIT_S 1
 #define LMDB_RESIZED_RETRIES 3 /* begins retried after MDB_MAP_RESIZED */
 #define LMDB_STAGE_CHILDREN 128	     /* children per stage of a top-level write txn */
+/*
+ * A stage's redo log holds at most this much, and no value larger than
+ * LMDB_REDO_VAL_MAX: past either, the stage ends at the next child.
+ */
+#define LMDB_REDO_MAX (4 * MIB)
+#define LMDB_REDO_VAL_MAX (64u << 10)
 #define LMDB_RESIDENT_MAX (16 * MIB) /* default of store_config.map_resident_max */
 /* Seconds between two looks at how much of the map is resident (resident_trim_locked()). */
 #define LMDB_RESIDENT_CHECK 0.25
@@ -704,6 +710,14 @@ static void live_drop_locked(struct lmdb_store *st)
 
 /* ---- transactions ----------------------------------------------------- */
 
+/* Makes t forget the records it keeps (struct lmdb_txn): its next reads read them. */
+static void memos_forget(struct lmdb_txn *t)
+{
+	t->tail.seq_known = t->tail.mine = false;
+	memset(t->smemo.dir, 0, sizeof(t->smemo.dir));
+	memset(t->imemo.ino, 0, sizeof(t->imemo.ino));
+}
+
 /* Allocates *tp and begins its LMDB txn; on failure *tp may need freeing. */
 static int txn_new(struct lmdb_store *st, bool write, struct lmdb_txn **tp)
 {
@@ -755,9 +769,7 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 			t->parent = t->next = NULL;
 			t->root = NULL;
 			t->staged = 0;
-			t->tail.seq_known = t->tail.mine = false;
-			memset(t->smemo.dir, 0, sizeof(t->smemo.dir));
-			memset(t->imemo.ino, 0, sizeof(t->imemo.ino));
+			memos_forget(t);
 			*out = &t->base;
 			return 0;
 		}
@@ -773,22 +785,91 @@ int lmdb_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 }
 
 /*
- * Stages. LMDB's commit of a nested txn costs time linear in its parent's
- * size: it walks the parent's whole list of loose pages (pages freed in the
- * txn, kept for reuse) to append its own, and merges its dirty-page list
- * into the parent's. Children committed one by one into a top-level txn
- * that grows to thousands of pages (a batch of a group commit) cost time
- * quadratic in the batch: 40 % of the daemon's time in an `rm -rf`, nearly
- * all of it walking the loose list. So the children of a top-level txn
- * nest in a stage, itself nested in the txn, and the stage is committed
- * into the txn every LMDB_STAGE_CHILDREN children: each child commit walks
- * a stage that stays small, and the top-level txn is walked once per stage.
+ * Children and stages. A child (store_txn_begin_nested()) must be undone
+ * alone when it fails, its parent kept. LMDB's nested txns would do it,
+ * but a nested txn copies every page it touches that its parent holds
+ * dirty, and the requests of a batch all touch the same few (the last
+ * leaf and the branches above it of each database): 27 page copies a
+ * create, each a malloc and 4 KiB memcpy, and a merge of dirty-page lists
+ * at each child's commit (docs/benchmarks.md). So a child is not an LMDB
+ * txn: it works in its top-level txn's stage, an LMDB txn nested in the
+ * top-level one, which holds the writes of the children begun since the
+ * stage began; and every write made in the stage is also appended to the
+ * stage's redo log (lmdb_redo_note()). A child that made no write ends
+ * with nothing to undo. One that did and fails (or is aborted) has its
+ * stage aborted, begun anew and the log replayed up to where it stood
+ * when the child began: the stage is then as it was, the child's writes
+ * gone. Replaying the same puts and deletes on the same contents gives the
+ * same contents (not the same pages), and every write of a stage goes
+ * through lmdb_redo_note(), so the log is the stage. A failed replay
+ * (memory) breaks the top-level txn (t->err), which its commit reports.
+ *
+ * The stage ends (is committed into the top-level txn, its log emptied)
+ * at the begin of a child when it holds LMDB_STAGE_CHILDREN children or
+ * its log is no longer whole (a value over LMDB_REDO_VAL_MAX, a log over
+ * LMDB_REDO_MAX, or no memory for it), and at the top-level commit. That
+ * bounds the log and the cost of a replay, and keeps each commit of a
+ * stage cheap: LMDB's commit of a nested txn walks its parent's list of
+ * loose pages (pages freed in the txn, kept for reuse), so a stage that
+ * grew to a whole batch would cost time quadratic in the batch. The
+ * children of a child work in the same stage; a child that fails after a
+ * child of its parent lost the log cannot be undone and breaks the
+ * top-level txn (the file system never nests that deep).
  *
  * A stage is invisible to the store's users: the txn's own operations go
  * to it (t->mtxn), so they see every child it holds. Its commit fails only
  * for want of memory (LMDB's list appends); that breaks the txn (t->err),
  * which then reports the failure at its own commit, as it would any other.
  */
+struct lmdb_redo_op {
+	uint8_t kind; /* enum lmdb_redo_kind */
+	MDB_dbi dbi;
+	uint32_t klen, vlen; /* then the key's bytes, then the value's */
+};
+
+static struct lmdb_txn *txn_top(struct lmdb_txn *t)
+{
+	return t->nested ? t->top : t;
+}
+
+void lmdb_redo_note(struct lmdb_txn *t, enum lmdb_redo_kind kind, MDB_dbi dbi, const MDB_val *key,
+		    const MDB_val *val)
+{
+	struct lmdb_txn *top = txn_top(t);
+	struct lmdb_redo *r = &top->redo;
+	struct lmdb_redo_op op = {kind, dbi, (uint32_t)key->mv_size, val ? (uint32_t)val->mv_size : 0};
+	size_t need = sizeof(op) + op.klen + op.vlen;
+
+	if (!top->root)
+		return; /* no stage, so no child to undo */
+	r->writes++;
+	if (r->lost)
+		return;
+	if (op.vlen > LMDB_REDO_VAL_MAX || r->len + need > LMDB_REDO_MAX) {
+		r->lost = true;
+		return;
+	}
+	if (r->len + need > r->cap) {
+		size_t cap = r->cap ? r->cap : 64u << 10;
+		unsigned char *buf;
+
+		while (cap < r->len + need)
+			cap *= 2;
+		buf = realloc(r->buf, cap);
+		if (!buf) {
+			r->lost = true;
+			return;
+		}
+		r->buf = buf;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, &op, sizeof(op));
+	memcpy(r->buf + r->len + sizeof(op), key->mv_data, op.klen);
+	if (op.vlen)
+		memcpy(r->buf + r->len + sizeof(op) + op.klen, val->mv_data, op.vlen);
+	r->len += need;
+}
+
 static int stage_end(struct lmdb_txn *t)
 {
 	int rc;
@@ -798,6 +879,8 @@ static int stage_end(struct lmdb_txn *t)
 	rc = mdb_txn_commit(t->mtxn);
 	t->mtxn = t->root;
 	t->root = NULL;
+	t->redo.len = 0;
+	t->redo.lost = false;
 	if (rc && !t->err)
 		t->err =
 		    lmdb_errno(lmdb_txn_store(t), rc, "committing a stage of a transaction", 0);
@@ -809,7 +892,7 @@ static int stage_get(struct lmdb_txn *t)
 	MDB_txn *stage;
 	int rc;
 
-	if (t->root && t->staged >= LMDB_STAGE_CHILDREN && (rc = stage_end(t)))
+	if (t->root && (t->staged >= LMDB_STAGE_CHILDREN || t->redo.lost) && (rc = stage_end(t)))
 		return rc;
 	if (t->root)
 		return 0;
@@ -822,10 +905,112 @@ static int stage_get(struct lmdb_txn *t)
 	return 0;
 }
 
+/*
+ * Makes top's stage what it was when its log was mark bytes long: aborts
+ * it, begins it anew and replays the log that far. A failure breaks top.
+ */
+static void stage_rebuild(struct lmdb_txn *top, size_t mark)
+{
+	struct lmdb_store *st = lmdb_txn_store(top);
+	struct lmdb_redo *r = &top->redo;
+	struct lmdb_redo_op op;
+	MDB_txn *stage;
+	MDB_val k, v;
+	size_t at = 0;
+	int rc;
+
+	mdb_txn_abort(top->mtxn);
+	top->mtxn = top->root;
+	top->root = NULL;
+	rc = mdb_txn_begin(st->env, top->mtxn, 0, &stage);
+	if (rc == 0) {
+		top->root = top->mtxn;
+		top->mtxn = stage;
+	}
+	for (; rc == 0 && at < mark; at += sizeof(op) + op.klen + op.vlen) {
+		memcpy(&op, r->buf + at, sizeof(op));
+		k = (MDB_val){op.klen, r->buf + at + sizeof(op)};
+		v = (MDB_val){op.vlen, r->buf + at + sizeof(op) + op.klen};
+		if (op.kind == LMDB_REDO_DEL)
+			rc = mdb_del(stage, op.dbi, &k, NULL);
+		else
+			rc = mdb_put(stage, op.dbi, &k, &v,
+				     op.kind == LMDB_REDO_APPEND ? MDB_APPEND : 0);
+	}
+	r->len = mark;
+	r->lost = false; /* the log was whole up to mark: what it lost came after */
+	if (rc && !top->err)
+		top->err = lmdb_errno(st, rc, "rebuilding a stage of a transaction", 0);
+}
+
+/* Undoes the writes of child t, if it made any. */
+static void child_undo(struct lmdb_txn *t)
+{
+	struct lmdb_txn *top = t->top;
+
+	if (t->redo_writes == top->redo.writes && !t->err)
+		return;
+	if (!t->redo_whole) {
+		if (!top->err)
+			top->err = lmdb_errno(lmdb_txn_store(top), MDB_BAD_TXN,
+					      "undoing a nested transaction after a value too "
+					      "large to log",
+					      0);
+		return;
+	}
+	stage_rebuild(top, t->redo_mark);
+	/*
+	 * Its ancestors work in the new stage. What they keep of the store is
+	 * forgotten, to be read again: it is true unless one of them read
+	 * while t was live (which store.h forbids), and then saw t's writes.
+	 */
+	for (struct lmdb_txn *p = t->parent;; p = p->parent) {
+		p->mtxn = top->mtxn;
+		memos_forget(p);
+		if (p == top)
+			break;
+	}
+}
+
+/*
+ * With the stage of t's top-level txn: 0 if LMDB has not broken it, which
+ * an LMDB failure does that t's operations reported but its caller went on
+ * from. LMDB tells only by refusing a new cursor.
+ */
+static int stage_check(struct lmdb_txn *t)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t->mtxn, lmdb_txn_store(t)->inode, &c);
+
+	if (rc)
+		return lmdb_errno(lmdb_txn_store(t), rc, "committing a nested transaction", 0);
+	mdb_cursor_close(c);
+	return 0;
+}
+
+/* Commits child t into its parent, or undoes it and returns why not. */
+static int child_commit(struct lmdb_txn *t)
+{
+	struct lmdb_txn *parent = t->parent;
+	int rc = t->err;
+
+	if (!rc && t->redo_writes != t->top->redo.writes)
+		rc = stage_check(t);
+	if (rc) {
+		child_undo(t);
+	} else { /* the child's records are the parent's now */
+		parent->tail = t->tail;
+		parent->smemo = t->smemo;
+		parent->imemo = t->imemo;
+	}
+	free(t);
+	return rc;
+}
+
 int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 {
 	struct lmdb_txn *parent = lmdb_txn_of(ptxn);
-	struct lmdb_txn *t;
+	struct lmdb_txn *top, *t;
 	int rc;
 
 	if (!parent->write)
@@ -837,15 +1022,16 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	rc = mdb_txn_begin(lmdb_txn_store(parent)->env, parent->mtxn, 0, &t->mtxn);
-	if (rc) {
-		free(t);
-		return lmdb_errno(lmdb_txn_store(parent), rc, "beginning a nested transaction", 0);
-	}
-	parent->staged++;
+	top = txn_top(parent);
+	top->staged++;
 	t->base.st = ptxn->st;
+	t->mtxn = parent->mtxn;
 	t->write = t->nested = true;
 	t->parent = parent;
+	t->top = top;
+	t->redo_mark = top->redo.len;
+	t->redo_writes = top->redo.writes;
+	t->redo_whole = !top->redo.lost;
 	t->tail = parent->tail;
 	t->smemo = parent->smemo;
 	t->imemo = parent->imemo;
@@ -913,10 +1099,13 @@ static void resident_trim_locked(struct lmdb_store *st)
 /* Ends t, whose LMDB txn is still active for a read txn, gone for a write txn. */
 static void txn_end(struct lmdb_store *st, struct lmdb_txn *t)
 {
-	if (!t->write)
+	if (!t->write) {
 		mdb_txn_reset(t->mtxn);
-	else
+	} else {
 		t->mtxn = NULL;
+		free(t->redo.buf);
+		t->redo = (struct lmdb_redo){0};
+	}
 	pthread_mutex_lock(&st->mu);
 	if (!t->write && st->nidle < LMDB_IDLE_MAX) {
 		t->next = st->idle;
@@ -955,6 +1144,8 @@ int lmdb_txn_commit(struct store_txn *txn)
 	struct lmdb_store *st = lmdb_txn_store(t);
 	int rc = 0;
 
+	if (t->nested)
+		return child_commit(t);
 	if (t->write)
 		stage_end(t);
 	if (t->write && t->err) {
@@ -967,15 +1158,6 @@ int lmdb_txn_commit(struct store_txn *txn)
 		if (rc)
 			rc = lmdb_errno(st, rc, "committing a transaction", 0);
 	}
-	if (t->nested) { /* the parent's live count and map room cover it */
-		if (!rc) { /* the child's records are the parent's now */
-			t->parent->tail = t->tail;
-			t->parent->smemo = t->smemo;
-			t->parent->imemo = t->imemo;
-		}
-		free(t);
-		return rc;
-	}
 	txn_end(st, t);
 	return rc;
 }
@@ -984,6 +1166,11 @@ void lmdb_txn_abort(struct store_txn *txn)
 {
 	struct lmdb_txn *t = lmdb_txn_of(txn);
 
+	if (t->nested) { /* the parent's live count and map room cover it */
+		child_undo(t);
+		free(t);
+		return;
+	}
 	if (t->write && t->root) { /* the stage first: it is the root's child */
 		mdb_txn_abort(t->mtxn);
 		t->mtxn = t->root;
@@ -991,10 +1178,6 @@ void lmdb_txn_abort(struct store_txn *txn)
 	}
 	if (t->write)
 		mdb_txn_abort(t->mtxn);
-	if (t->nested) {
-		free(t);
-		return;
-	}
 	txn_end(lmdb_txn_store(t), t);
 }
 

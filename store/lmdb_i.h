@@ -34,6 +34,7 @@
 #define LMDB_DB_CHANGES "changes" /* additive: stores made before it lack it */
 #define LMDB_DB_STREAMS "streams" /* additive, as changes */
 #define LMDB_MAXDBS 8		  /* 7 used */
+#define LMDB_KEY_MAX 511u	  /* LMDB's longest key (MDB_MAXKEYSIZE, its default) */
 
 /* Keys of the meta database. */
 #define LMDB_META_FORMAT "format"
@@ -292,6 +293,21 @@ struct lmdb_inode_memo {
 	unsigned next; /* the slot a new inode takes */
 };
 
+/*
+ * The redo log of a top-level write txn's stage (lmdb_env.c, "Children and stages"):
+ * every write made in the stage, in order, so that the stage can be
+ * rebuilt without the writes of a child that fails. Entries are a struct
+ * lmdb_redo_op, then the key's bytes, then the value's.
+ */
+struct lmdb_redo {
+	unsigned char *buf;
+	size_t len, cap;
+	uint64_t writes; /* writes made in the stage, logged or not */
+	bool lost;	 /* a write too large to log: the log cannot rebuild the stage */
+};
+
+enum lmdb_redo_kind { LMDB_REDO_PUT, LMDB_REDO_APPEND, LMDB_REDO_DEL };
+
 struct lmdb_txn {
 	struct store_txn base; /* first: store.c reaches the store through it */
 	MDB_txn *mtxn;	       /* active, or reset while on the idle list */
@@ -299,6 +315,14 @@ struct lmdb_txn {
 	bool nested; /* a child of another write txn: no map or live-count bookkeeping */
 	int err;     /* first LMDB failure that broke the txn; commit returns it */
 	struct lmdb_txn *parent;      /* nested: the txn it was begun in */
+	/*
+	 * Nested: the top-level txn whose stage it works in (mtxn is that
+	 * stage), and where the stage's log stood when it began.
+	 */
+	struct lmdb_txn *top;
+	size_t redo_mark;
+	uint64_t redo_writes;
+	bool redo_whole; /* the log held every write of the stage when it began */
 	struct lmdb_txn *next;	      /* idle list link */
 	struct lmdb_change_tail tail; /* write txns only */
 	struct lmdb_stream_memo smemo; /* write txns only */
@@ -311,6 +335,7 @@ struct lmdb_txn {
 	 */
 	MDB_txn *root;
 	unsigned staged;
+	struct lmdb_redo redo; /* the stage's */
 };
 
 static inline struct lmdb_store *lmdb_store_of(struct store *st)
@@ -341,6 +366,14 @@ int lmdb_statfs(struct store *st, struct store_statfs *out);
 int lmdb_sync(struct store *st);
 uint64_t lmdb_generation(struct store *st);
 uint64_t lmdb_origin(struct store *st);
+/*
+ * Records a write that LMDB made in t (a put of key with val, which a
+ * reserved put has filled by now, or a delete of key: val NULL), so that
+ * the stage it went to can be rebuilt. Every write to a write txn goes
+ * through it once it succeeded.
+ */
+void lmdb_redo_note(struct lmdb_txn *t, enum lmdb_redo_kind kind, MDB_dbi dbi, const MDB_val *key,
+		    const MDB_val *val);
 
 /*
  * Turns an LMDB (or errno) result into a negative errno: MDB_NOTFOUND
@@ -386,6 +419,7 @@ int lmdb_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsign
 int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino);
 int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c);
 int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino);
+int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi);
 
 /* lmdb_stream.c: the stream operations (store.h, "Streams") */
 int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);

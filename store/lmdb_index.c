@@ -123,7 +123,10 @@ static int ix_put(struct lmdb_txn *t, MDB_val *k, MDB_val *v, unsigned flags)
 	if (t->err)
 		return t->err;
 	rc = mdb_put(t->mtxn, lmdb_txn_store(t)->meta, k, v, flags);
-	return rc ? lmdb_txn_fail(t, rc, "mdb_put (index)", lmdb_txn_store(t)->meta, 0) : 0;
+	if (rc)
+		return lmdb_txn_fail(t, rc, "mdb_put (index)", lmdb_txn_store(t)->meta, 0);
+	lmdb_redo_note(t, LMDB_REDO_PUT, lmdb_txn_store(t)->meta, k, v);
+	return 0;
 }
 
 static int ix_del(struct lmdb_txn *t, MDB_val *k)
@@ -135,7 +138,10 @@ static int ix_del(struct lmdb_txn *t, MDB_val *k)
 	rc = mdb_del(t->mtxn, lmdb_txn_store(t)->meta, k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	return rc ? lmdb_txn_fail(t, rc, "mdb_del (index)", lmdb_txn_store(t)->meta, 0) : 0;
+	if (rc)
+		return lmdb_txn_fail(t, rc, "mdb_del (index)", lmdb_txn_store(t)->meta, 0);
+	lmdb_redo_note(t, LMDB_REDO_DEL, lmdb_txn_store(t)->meta, k, NULL);
+	return 0;
 }
 
 /*
@@ -422,10 +428,7 @@ static int decl_drop(struct lmdb_txn *t, uint64_t table, const char *attr, size_
 	for (;;) {
 		rc = ix_seek(t, &c, pre, 11, pre, 11, &k, &v);
 		if (rc == 0) {
-			rc = mdb_cursor_del(c, 0);
-			if (rc)
-				rc = lmdb_txn_fail(t, rc, "mdb_cursor_del (index)",
-						   lmdb_txn_store(t)->meta, 0);
+			rc = lmdb_cursor_del(t, c, lmdb_txn_store(t)->meta);
 		} else if (rc == 1) {
 			rc = -ENOENT;
 		}

@@ -2165,6 +2165,32 @@ static void test_nested_many_children(void **state)
 	assert_true(n > 2 * 128); /* more children than two stages hold */
 }
 
+/*
+ * A parent read while its child was live (store.h forbids it; LMDB's own
+ * nested txns refused it) saw the child's writes: the child's undo makes
+ * the parent read again, so it sees the record as it is.
+ */
+static void test_nested_abort_forgets_parent_reads(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *p, *c;
+	struct store_attr a;
+	uint64_t ino;
+
+	p = begin(f->st, STORE_TXN_WRITE);
+	ino = make_file(p, STORE_ROOT_INO, "item");
+	assert_int_equal(store_txn_commit(p), 0);
+	p = begin(f->st, STORE_TXN_WRITE);
+	c = begin_nested(p);
+	a = attr_of(c, ino);
+	a.mode = S_IFREG | 0600;
+	assert_int_equal(store_inode_put(c, &a), 0);
+	assert_int_equal(attr_of(p, ino).mode, S_IFREG | 0600);
+	store_txn_abort(c);
+	assert_int_equal(attr_of(p, ino).mode, S_IFREG | 0644);
+	assert_int_equal(store_txn_commit(p), 0);
+}
+
 static void test_nested_on_read_txn(void **state)
 {
 	struct fx *f = *state;
@@ -3911,9 +3937,9 @@ static uint64_t backup_to(struct store *st, const char *dir, struct bk_progress 
  * there are: two stores with equal digests hold the same inodes, entries,
  * data, xattrs and meta records.
  */
-static uint64_t raw_digest(const char *dir, uint64_t *records)
+static uint64_t raw_digest_of(const char *dir, const char *const *dbs, size_t ndbs,
+			      uint64_t *records)
 {
-	static const char *const dbs[] = {"meta", "inode", "dirent", "data", "xattr"};
 	XXH3_state_t *h = XXH3_createState();
 	uint64_t n = 0, digest;
 	MDB_cursor *c;
@@ -3924,7 +3950,7 @@ static uint64_t raw_digest(const char *dir, uint64_t *records)
 	assert_non_null(h);
 	XXH3_64bits_reset(h);
 	raw_open(&r, dir, false);
-	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+	for (size_t i = 0; i < ndbs; i++) {
 		assert_int_equal(mdb_cursor_open(r.txn, raw_dbi(&r, dbs[i], 0), &c), 0);
 		XXH3_64bits_update(h, dbs[i], strlen(dbs[i]) + 1);
 		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
@@ -3942,6 +3968,13 @@ static uint64_t raw_digest(const char *dir, uint64_t *records)
 	XXH3_freeState(h);
 	*records = n;
 	return digest;
+}
+
+static uint64_t raw_digest(const char *dir, uint64_t *records)
+{
+	static const char *const dbs[] = {"meta", "inode", "dirent", "data", "xattr"};
+
+	return raw_digest_of(dir, dbs, sizeof(dbs) / sizeof(dbs[0]), records);
 }
 
 /* Asserts that the closed stores in a and b hold the same records. */
@@ -3974,6 +4007,204 @@ static struct store_check_summary assert_clean(struct fx *f)
 		print_found(&fd);
 	assert_int_equal(fd.n, 0);
 	return s;
+}
+
+/*
+ * Undoing a child (lmdb_env.c, "Children and stages"), against never
+ * having begun it. Store A runs a stream of children in big write txns,
+ * about a third of them aborted after their writes (some after a failed
+ * one, some with a child of their own); store B runs only the children
+ * that A committed. Children put small and large values (past what the
+ * redo log keeps), overwrite, set and remove indexed xattrs, remove items
+ * (their xattrs deleted by cursor), drop and build the index again, append
+ * to and trim streams, so every kind of
+ * write is undone somewhere, over several stages. The two stores must end
+ * with the same records in every database but the change log (whose
+ * records carry each store's own origin).
+ */
+enum { UNDO_STEPS = 700, UNDO_FILES = 64, UNDO_BIG = 70000 };
+
+struct undo_model {
+	uint64_t ino[UNDO_FILES]; /* 0: no such file */
+	uint64_t dir, seq;
+	unsigned rng;
+};
+
+static unsigned undo_rand(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+/*
+ * Child step's writes to m's files, in t, large values among them unless
+ * small. With fail, ends with a write that fails (EFBIG) after the others.
+ * Deterministic in (m, step).
+ */
+static void undo_writes(struct store_txn *t, struct undo_model *m, int step, bool small, bool fail)
+{
+	unsigned s = (unsigned)step * 2654435761u, nops = 1 + undo_rand(&s) % 4;
+	char name[16], xname[16];
+
+	for (unsigned i = 0; i < nops; i++) {
+		unsigned f = undo_rand(&s) % UNDO_FILES, op = undo_rand(&s) % 8;
+		size_t len = undo_rand(&s) % 3000 + (undo_rand(&s) % 10 == 0 && !small ? UNDO_BIG : 0);
+		unsigned char *v = pattern(len, (unsigned)step);
+		char rec[32];
+		int n;
+
+		snprintf(name, sizeof(name), "f%u", f);
+		snprintf(xname, sizeof(xname), "user.x%u", undo_rand(&s) % 3);
+		if (!m->ino[f]) {
+			m->ino[f] = make_file(t, m->dir, name);
+			assert_int_equal(store_data_put(t, m->ino[f], v, len), 0);
+		} else if (op <= 2) {
+			assert_int_equal(store_data_put(t, m->ino[f], v, len), 0);
+		} else if (op == 3) {
+			assert_int_equal(store_xattr_set(t, m->ino[f], xname, v, len % 200, 0), 0);
+		} else if (op == 4) {
+			int rc = store_xattr_remove(t, m->ino[f], xname);
+
+			assert_true(rc == 0 || rc == -ENODATA);
+		} else if (op == 5) {
+			assert_int_equal(store_dirent_remove(t, m->dir, name, strlen(name), NULL), 0);
+			assert_int_equal(store_inode_free(t, m->ino[f]), 0);
+			m->ino[f] = 0;
+		} else if (op == 6) { /* the index again, built anew */
+			assert_int_equal(store_index_drop(t, m->dir, "x1"), 0);
+			assert_int_equal(store_index_add(t, m->dir, "x1"), 0);
+		} else {
+			n = snprintf(rec, sizeof(rec), "step %d\n", step);
+			m->seq++;
+			assert_int_equal(store_stream_append(t, m->dir, m->seq, (uint64_t)step * 10,
+							     rec, (size_t)n, NULL),
+					 0);
+			assert_int_equal(store_stream_trim(t, m->dir, (uint64_t)step * 10 - 500, 0,
+							   0, NULL, NULL),
+					 0);
+		}
+		free(v);
+	}
+	if (fail) {
+		unsigned char *big = pattern(STORE_ITEM_MAX + 1, 1);
+		uint64_t any = m->ino[0];
+
+		for (unsigned f = 0; !any && f < UNDO_FILES; f++)
+			any = m->ino[f];
+		if (any)
+			assert_int_equal(store_data_put(t, any, big, STORE_ITEM_MAX + 1), -EFBIG);
+		free(big);
+	}
+}
+
+/* Runs the steps on st; with undo, aborts some children (and children of children). */
+static void undo_run(struct store *st, bool undo)
+{
+	struct undo_model m = {0}, saved;
+	struct store_txn *t, *c, *g;
+	struct store_attr root;
+
+	t = begin(st, STORE_TXN_WRITE);
+	root = attr_of(t, STORE_ROOT_INO); /* made with the store's own times */
+	root.atime = root.mtime = root.ctime = (struct timespec){1700000000, 1};
+	assert_int_equal(store_inode_put(t, &root), 0);
+	m.dir = make_dir(t, STORE_ROOT_INO, "d");
+	assert_int_equal(store_index_add(t, m.dir, "x1"), 0); /* kept in meta as xattrs change */
+	for (int step = 0; step < UNDO_STEPS; step++) {
+		bool abort = step % 3 == 1, nest = step % 5 == 2, nest_abort = step % 10 == 2;
+
+		if (step % 250 == 249) { /* a new batch now and then */
+			assert_int_equal(store_txn_commit(t), 0);
+			t = begin(st, STORE_TXN_WRITE);
+		}
+		if (abort && !undo)
+			continue;
+		saved = m;
+		c = begin_nested(t);
+		/* (a child of a child is undone only while the redo log is whole) */
+		undo_writes(c, &m, step, nest_abort, abort && step % 2 == 0);
+		if (nest && !(nest_abort && !undo)) {
+			struct undo_model before = m;
+
+			g = begin_nested(c);
+			undo_writes(g, &m, step + UNDO_STEPS, false, false);
+			if (nest_abort) {
+				store_txn_abort(g);
+				m = before;
+			} else {
+				assert_int_equal(store_txn_commit(g), 0);
+			}
+		}
+		if (abort) {
+			store_txn_abort(c);
+			m = saved;
+		} else {
+			assert_int_equal(store_txn_commit(c), 0);
+		}
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_nested_undo_exact(void **state)
+{
+	static const char *const dbs[] = {"meta", "inode", "dirent", "data", "xattr", "streams"};
+	struct fx *f = *state;
+	struct store_config cfg = config(f);
+	struct store *b;
+	uint64_t na, nb, da, db;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/b", f->tmp);
+	undo_run(f->st, true);
+	cfg.path = dir;
+	assert_int_equal(store_open(&cfg, &b), 0);
+	undo_run(b, false);
+	store_close(b);
+	assert_clean(f);
+	store_close(f->st);
+	f->st = NULL;
+	da = raw_digest_of(f->path, dbs, 6, &na);
+	db = raw_digest_of(dir, dbs, 6, &nb);
+	assert_int_equal(na, nb);
+	assert_int_equal(da, db);
+	assert_true(na > 100);
+}
+
+/*
+ * A child of a child that must be undone after its parent wrote a value
+ * too large for the redo log cannot be: it breaks the whole txn, whose
+ * commit fails and leaves the store as it was.
+ */
+static void test_nested_undo_past_lost_log(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *big = pattern(UNDO_BIG, 5);
+	struct store_txn *t, *c, *g;
+	uint64_t kept, ino;
+	char want[512];
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	kept = make_file(t, STORE_ROOT_INO, "kept");
+	assert_int_equal(store_txn_commit(t), 0);
+
+	t = begin(f->st, STORE_TXN_WRITE);
+	c = begin_nested(t);
+	assert_int_equal(store_data_put(c, kept, big, UNDO_BIG), 0);
+	g = begin_nested(c);
+	make_file(g, STORE_ROOT_INO, "lost");
+	store_txn_abort(g);
+	assert_int_equal(store_txn_commit(c), 0);
+	assert_int_equal(store_txn_commit(t), -EIO);
+	snprintf(want, sizeof(want),
+		 "%s: undoing a nested transaction after a value too large to log: %s", f->path,
+		 mdb_strerror(MDB_BAD_TXN));
+	assert_true(logged(want));
+
+	t = begin(f->st, STORE_TXN_READ);
+	assert_data(t, kept, NULL, 0);
+	assert_int_equal(store_dirent_get(t, STORE_ROOT_INO, "lost", 4, &ino), -ENOENT);
+	store_txn_abort(t);
+	free(big);
 }
 
 static void test_backup_same_records(void **state)
@@ -4550,6 +4781,9 @@ int main(void)
 	    T(test_nested_failure_then_abort, setup_store),
 	    T(test_nested_many_children, setup_store),
 	    T(test_nested_on_read_txn, setup_store),
+	    T(test_nested_abort_forgets_parent_reads, setup_store),
+	    T(test_nested_undo_exact, setup_store),
+	    T(test_nested_undo_past_lost_log, setup_store),
 	    T(test_changes_each_op, setup_store),
 	    T(test_changes_seq_across_commits, setup_store),
 	    T(test_changes_coalesce, setup_store),
