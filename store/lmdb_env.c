@@ -837,15 +837,15 @@ void lmdb_redo_note(struct lmdb_txn *t, enum lmdb_redo_kind kind, MDB_dbi dbi, c
 {
 	struct lmdb_txn *top = txn_top(t);
 	struct lmdb_redo *r = &top->redo;
-	struct lmdb_redo_op op = {kind, dbi, (uint32_t)key->mv_size, val ? (uint32_t)val->mv_size : 0};
-	size_t need = sizeof(op) + op.klen + op.vlen;
+	size_t vlen = val ? val->mv_size : 0, need = sizeof(struct lmdb_redo_op) + key->mv_size + vlen;
+	struct lmdb_redo_op op = {kind, dbi, (uint32_t)key->mv_size, (uint32_t)vlen};
 
 	if (!top->root)
 		return; /* no stage, so no child to undo */
 	r->writes++;
 	if (r->lost)
 		return;
-	if (op.vlen > LMDB_REDO_VAL_MAX || r->len + need > LMDB_REDO_MAX) {
+	if (vlen > LMDB_REDO_VAL_MAX || r->len + need > LMDB_REDO_MAX) {
 		r->lost = true;
 		return;
 	}
