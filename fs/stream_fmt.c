@@ -7,7 +7,6 @@
  * per change on the commit path for no gain.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "stream_fmt.h"
@@ -75,24 +74,29 @@ static bool put_key(char *buf, size_t size, size_t *used, const char *key, size_
 	}
 	if (!put(buf, size, used, "\"key\":\"", 7))
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)key[i];
+	/* Copies each run of bytes that need no escape at once; plain is where it began. */
+	for (size_t i = 0, plain = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)key[i] : 0;
 		char e[6];
 		size_t n = 2;
 
+		if (i < len && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
+		if (!put(buf, size, used, key + plain, i - plain))
+			return false;
+		plain = i + 1;
+		if (i == len)
+			break;
 		if (c == '"' || c == '\\') {
 			e[0] = '\\', e[1] = (char)c;
 		} else if (c == '\n') {
 			e[0] = '\\', e[1] = 'n';
 		} else if (c == '\t') {
 			e[0] = '\\', e[1] = 't';
-		} else if (c < 0x20 || c == 0x7f) {
+		} else {
 			e[0] = '\\', e[1] = 'u', e[2] = '0', e[3] = '0';
 			e[4] = hex[c >> 4], e[5] = hex[c & 15];
 			n = 6;
-		} else {
-			e[0] = (char)c;
-			n = 1;
 		}
 		if (!put(buf, size, used, e, n))
 			return false;
@@ -100,33 +104,101 @@ static bool put_key(char *buf, size_t size, size_t *used, const char *key, size_
 	return put(buf, size, used, "\"", 1);
 }
 
+/* Writes v in decimal at p, zero-padded to width digits; returns the end. */
+static char *put_dec(char *p, uint64_t v, int width)
+{
+	char t[20];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < width)
+		t[n++] = '0';
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/*
+ * The proleptic Gregorian date of day `days` since 1970-01-01 (negative
+ * before it): Howard Hinnant's civil_from_days, in 400-year eras.
+ */
+static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day)
+{
+	int64_t z = days + 719468; /* days since 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);			      /* [0, 146096] */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		      /* [0, 365] */
+	unsigned mp = (5 * doy + 2) / 153;				      /* March = 0 */
+
+	*day = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp < 10 ? mp + 3 : mp - 9;
+	*year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
+/*
+ * Formatted by hand, not with gmtime_r() and snprintf(): those were 12 %
+ * of the daemon's instructions in a run of creates (docs/benchmarks.md),
+ * two records a create.
+ */
 int fs_stream_format(const struct fs_stream_rec *r, char *buf, size_t size)
 {
-	struct tm tm;
-	char head[128], tail[96];
-	time_t secs = r->time.tv_sec;
+	char head[128], tail[96], *h = head, *t = tail;
+	int64_t secs = r->time.tv_sec, days, year;
+	unsigned month, day, sod;
 	size_t used = 0;
-	int n, m;
 
 	if (r->keylen > FS_STREAM_KEY_MAX)
 		return -ENAMETOOLONG;
-	if (!gmtime_r(&secs, &tm) || (unsigned)r->event > FS_STREAM_REMOVE)
+	if ((unsigned)r->event > FS_STREAM_REMOVE || r->time.tv_nsec < 0 ||
+	    r->time.tv_nsec >= 1000000000L)
 		return -EINVAL;
-	n = snprintf(head, sizeof(head),
-		     "{\"seq\":%llu,\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\",\"event\":\"%s\",",
-		     (unsigned long long)r->seq, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		     tm.tm_hour, tm.tm_min, tm.tm_sec, r->time.tv_nsec, event_names[r->event]);
-	if (r->event == FS_STREAM_REMOVE)
-		m = snprintf(tail, sizeof(tail), ",\"version\":\"%llu:%llu\"}\n",
-			     (unsigned long long)r->ino, (unsigned long long)r->version);
-	else
-		m = snprintf(tail, sizeof(tail), ",\"version\":\"%llu:%llu\",\"size\":%llu}\n",
-			     (unsigned long long)r->ino, (unsigned long long)r->version,
-			     (unsigned long long)r->size);
-	if (n < 0 || m < 0 || (size_t)n >= sizeof(head) || (size_t)m >= sizeof(tail))
+	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	sod = (unsigned)(secs - days * 86400);
+	civil_from_days(days, &year, &month, &day);
+	if (year < 0 || year > 9999) /* RFC 3339 years have four digits */
 		return -EINVAL;
-	if (!put(buf, size, &used, head, (size_t)n) || !put_key(buf, size, &used, r->key, r->keylen) ||
-	    !put(buf, size, &used, tail, (size_t)m))
+	h = put_str(h, "{\"seq\":", 7);
+	h = put_dec(h, r->seq, 1);
+	h = put_str(h, ",\"time\":\"", 9);
+	h = put_dec(h, (uint64_t)year, 4);
+	*h++ = '-';
+	h = put_dec(h, month, 2);
+	*h++ = '-';
+	h = put_dec(h, day, 2);
+	*h++ = 'T';
+	h = put_dec(h, sod / 3600, 2);
+	*h++ = ':';
+	h = put_dec(h, sod / 60 % 60, 2);
+	*h++ = ':';
+	h = put_dec(h, sod % 60, 2);
+	*h++ = '.';
+	h = put_dec(h, (uint64_t)r->time.tv_nsec, 9);
+	h = put_str(h, "Z\",\"event\":\"", 12);
+	h = put_str(h, event_names[r->event], 6);
+	h = put_str(h, "\",", 2);
+	t = put_str(t, ",\"version\":\"", 12);
+	t = put_dec(t, r->ino, 1);
+	*t++ = ':';
+	t = put_dec(t, r->version, 1);
+	*t++ = '"';
+	if (r->event != FS_STREAM_REMOVE) {
+		t = put_str(t, ",\"size\":", 8);
+		t = put_dec(t, r->size, 1);
+	}
+	t = put_str(t, "}\n", 2);
+	if (!put(buf, size, &used, head, (size_t)(h - head)) ||
+	    !put_key(buf, size, &used, r->key, r->keylen) ||
+	    !put(buf, size, &used, tail, (size_t)(t - tail)))
 		return -ENOBUFS;
 	return (int)used;
 }

@@ -35,7 +35,9 @@ bool fs_utf8_valid(const char *s, size_t len);
  * Writes r as one JSON object and a newline (no NUL) into buf (size bytes, at
  * least FS_STREAM_LINE_MAX for any key up to FS_STREAM_KEY_MAX) and
  * returns its length; -ENAMETOOLONG when the key is longer than
- * FS_STREAM_KEY_MAX, -ENOBUFS when buf is too small. A key that is not
+ * FS_STREAM_KEY_MAX, -ENOBUFS when buf is too small, -EINVAL for an event
+ * out of range or a time that RFC 3339 cannot write (outside the years
+ * 0000-9999, or tv_nsec outside [0, 1e9)). A key that is not
  * UTF-8 is written as "key_hex" (its bytes in lowercase hex) instead of
  * "key", since JSON strings cannot hold arbitrary bytes.
  */

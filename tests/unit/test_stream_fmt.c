@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -110,6 +111,93 @@ static void test_limits(void **state)
 	assert_int_equal(fs_stream_format(&r, line, sizeof(line)), -EINVAL);
 }
 
+/*
+ * The line the formatter wrote before it was hand-written (gmtime_r() and
+ * snprintf()), for r's head and tail around its key "k": the oracle below.
+ */
+static int reference(const struct fs_stream_rec *r, char *buf, size_t size)
+{
+	static const char *const names[] = {"INSERT", "MODIFY", "REMOVE"};
+	time_t secs = r->time.tv_sec;
+	struct tm tm;
+	int n;
+
+	assert_non_null(gmtime_r(&secs, &tm));
+	n = snprintf(buf, size,
+		     "{\"seq\":%llu,\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\",\"event\":\"%s\","
+		     "\"key\":\"k\",\"version\":\"%llu:%llu\"",
+		     (unsigned long long)r->seq, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		     tm.tm_hour, tm.tm_min, tm.tm_sec, r->time.tv_nsec, names[r->event],
+		     (unsigned long long)r->ino, (unsigned long long)r->version);
+	if (r->event != FS_STREAM_REMOVE)
+		n += snprintf(buf + n, size - (size_t)n, ",\"size\":%llu",
+			      (unsigned long long)r->size);
+	n += snprintf(buf + n, size - (size_t)n, "}\n");
+	return n;
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Times and numbers across their whole range give the bytes gmtime_r() and snprintf() gave. */
+static void test_against_libc(void **state)
+{
+	/* 0000-01-01, 9999-12-31T23:59:59, leap days and century years around them */
+	static const int64_t edges[] = {-62167219200, 253402300799, -1, 0, 86399, 86400,
+					951782400,    951868800,    4107456000, 4107542400,
+					-2203891200,  1709164800,   1764690013};
+	static char want[256];
+	struct fs_stream_rec r = {.key = "k", .keylen = 1};
+	uint64_t s = 0x9e3779b97f4a7c15u;
+	int n;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		int k = i % 20;
+
+		r.time.tv_sec = k < (int)(sizeof(edges) / sizeof(edges[0]))
+				    ? edges[k] + (i / 20) % 3 - 1
+				    : -62167219200 + (int64_t)(next_rand(&s) % 315569520000u);
+		if (r.time.tv_sec < -62167219200 || r.time.tv_sec > 253402300799)
+			r.time.tv_sec = 0;
+		r.time.tv_nsec = (long)(next_rand(&s) % 1000000000u);
+		r.event = (enum fs_stream_event)(next_rand(&s) % 3);
+		r.seq = i % 7 == 0 ? UINT64_MAX : next_rand(&s) >> (next_rand(&s) % 64);
+		r.ino = i % 5 == 0 ? 0 : next_rand(&s) >> (next_rand(&s) % 64);
+		r.version = i % 11 == 0 ? UINT64_MAX : next_rand(&s) % 1000;
+		r.size = i % 13 == 0 ? 409600 : next_rand(&s) >> (next_rand(&s) % 64);
+		n = fs_stream_format(&r, line, sizeof(line));
+		assert_int_equal(n, reference(&r, want, sizeof(want)));
+		line[n] = '\0';
+		assert_string_equal(line, want);
+	}
+}
+
+/* What RFC 3339 cannot write: a year past 9999 or before 0000, nanoseconds out of range. */
+static void test_time_limits(void **state)
+{
+	struct fs_stream_rec r = {.key = "k", .keylen = 1};
+
+	(void)state;
+	r.time.tv_sec = 253402300800; /* 10000-01-01 */
+	assert_int_equal(fs_stream_format(&r, line, sizeof(line)), -EINVAL);
+	r.time.tv_sec = -62167219201; /* -0001-12-31T23:59:59 */
+	assert_int_equal(fs_stream_format(&r, line, sizeof(line)), -EINVAL);
+	r.time.tv_sec = 0;
+	r.time.tv_nsec = 1000000000;
+	assert_int_equal(fs_stream_format(&r, line, sizeof(line)), -EINVAL);
+	r.time.tv_nsec = -1;
+	assert_int_equal(fs_stream_format(&r, line, sizeof(line)), -EINVAL);
+	r.time.tv_nsec = 999999999;
+	assert_true(fs_stream_format(&r, line, sizeof(line)) > 0);
+	assert_memory_equal(line, "{\"seq\":0,\"time\":\"1970-01-01T00:00:00.999999999Z\"", 48);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +205,8 @@ int main(void)
 	    cmocka_unit_test(test_key_escapes),
 	    cmocka_unit_test(test_key_not_utf8),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_against_libc),
+	    cmocka_unit_test(test_time_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
