@@ -276,6 +276,26 @@ static char *snapshot(const char *dir)
 	return out;
 }
 
+/*
+ * Opens the store cfg names, which must fail with err and leave its
+ * directory as it was, byte for byte; with want, the store must have
+ * logged "PATH: want".
+ */
+static void assert_refused(struct fx *f, const struct store_config *cfg, int err, const char *want)
+{
+	char *before = snapshot(cfg->path), *after, line[512];
+
+	assert_int_equal(store_open(cfg, &f->st), err);
+	after = snapshot(cfg->path);
+	assert_string_equal(before, after);
+	if (want) {
+		snprintf(line, sizeof(line), "%s: %s", cfg->path, want);
+		assert_true(logged(line));
+	}
+	free(before);
+	free(after);
+}
+
 static void write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -387,7 +407,7 @@ static void test_open_errors(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char deep[256], *before, *after;
+	char deep[256];
 
 	cfg.create = false;
 	assert_int_equal(store_open(&cfg, &f->st), -ENOENT);
@@ -405,13 +425,8 @@ static void test_open_errors(void **state)
 
 	/* An empty directory is a store only when asked to create one. */
 	assert_int_equal(mkdir(f->path, 0700), 0);
-	before = snapshot(f->path);
 	cfg.create = false;
-	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EINVAL, NULL);
 
 	/* create is ignored on a read-only open. */
 	assert_int_equal(rmdir(f->path), 0);
@@ -425,69 +440,47 @@ static void test_refuse_unrelated_dir(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char file[256], want[256], *before, *after;
+	char file[256];
 
 	assert_int_equal(mkdir(f->path, 0755), 0);
 	snprintf(file, sizeof(file), "%s/notes.txt", f->path);
 	write_file(file, "hello\n", 6);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	snprintf(want, sizeof(want),
-		 "%s: not an itemfs store (the directory holds other files and no data.mdb); "
-		 "nothing was changed",
-		 f->path);
-	assert_true(logged(want));
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EINVAL,
+		       "not an itemfs store (the directory holds other files and no data.mdb); "
+		       "nothing was changed");
 }
 
 static void test_refuse_non_lmdb_data(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char file[256], want[256], *before, *after;
+	char file[256];
 	unsigned char *junk = pattern(20000, 9);
 
 	assert_int_equal(mkdir(f->path, 0700), 0);
 	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
 	write_file(file, junk, 20000);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
-	after = snapshot(f->path);
-	assert_string_equal(before, after); /* no lock.mdb either */
-	snprintf(want, sizeof(want),
-		 "%s: data.mdb is not an LMDB file: not an itemfs store; nothing was changed",
-		 f->path);
-	assert_true(logged(want));
+	assert_refused(f, &cfg, -EINVAL, /* no lock.mdb either */
+		       "data.mdb is not an LMDB file: not an itemfs store; nothing was changed");
 	free(junk);
-	free(before);
-	free(after);
 }
 
 static void test_refuse_empty_data_mdb(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char file[256], *before, *after;
+	char file[256];
 
 	assert_int_equal(mkdir(f->path, 0700), 0);
 	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
 	write_file(file, "", 0);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EINVAL, NULL);
 }
 
 static void test_refuse_lmdb_without_meta(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char *before, *after;
 	struct raw r;
 	MDB_val k = {3, (void *)"key"}, v = {5, (void *)"value"};
 
@@ -495,19 +488,13 @@ static void test_refuse_lmdb_without_meta(void **state)
 	raw_open(&r, f->path, true);
 	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "other", MDB_CREATE), &k, &v, 0), 0);
 	raw_close(&r);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EINVAL);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EINVAL, NULL);
 }
 
 static void test_refuse_format_version(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char want[256], *before, *after;
 	unsigned char two[4] = {2, 0, 0, 0};
 	MDB_val k = {6, (void *)"format"}, v = {4, two};
 	struct raw r;
@@ -517,15 +504,7 @@ static void test_refuse_format_version(void **state)
 	raw_open(&r, f->path, true);
 	assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "meta", 0), &k, &v, 0), 0);
 	raw_close(&r);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EPROTO);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	snprintf(want, sizeof(want), "%s: store format version 2; this itemfs reads only version 1",
-		 f->path);
-	assert_true(logged(want));
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EPROTO, "store format version 2; this itemfs reads only version 1");
 }
 
 /*
@@ -538,7 +517,6 @@ static void test_refuse_meta_without_format(void **state)
 {
 	struct fx *f = *state;
 	struct store_config cfg = config(f);
-	char want[512], *before, *after;
 	MDB_val k = {6, (void *)"format"};
 	struct raw r;
 
@@ -547,17 +525,9 @@ static void test_refuse_meta_without_format(void **state)
 	raw_open(&r, f->path, true);
 	assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "meta", 0), &k, NULL), 0);
 	raw_close(&r);
-	before = snapshot(f->path);
-	assert_int_equal(store_open(&cfg, &f->st), -EIO);
-	after = snapshot(f->path);
-	assert_string_equal(before, after);
-	snprintf(want, sizeof(want),
-		 "%s: the meta database holds 1 record but LMDB finds no format record in it: the "
-		 "store is damaged (or not an itemfs store); nothing was changed",
-		 f->path);
-	assert_true(logged(want));
-	free(before);
-	free(after);
+	assert_refused(f, &cfg, -EIO,
+		       "the meta database holds 1 record but LMDB finds no format record in it: the "
+		       "store is damaged (or not an itemfs store); nothing was changed");
 }
 
 /* ---- the byte layout (docs/store-format.md) --------------------------- */
