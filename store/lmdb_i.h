@@ -336,6 +336,7 @@ struct lmdb_txn {
 	MDB_txn *root;
 	unsigned staged;
 	struct lmdb_redo redo; /* the stage's */
+	struct lmdb_txn *spare; /* a child's memory, ended, for the next child */
 };
 
 static inline struct lmdb_store *lmdb_store_of(struct store *st)
