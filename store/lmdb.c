@@ -328,7 +328,7 @@ static int change_trim(struct lmdb_txn *t, uint64_t upto)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
 	       mdb_cmp(t->mtxn, dbi, &k, &limit) < 0) {
-		rc = lmdb_cursor_del(t, c, dbi);
+		rc = lmdb_cursor_del(t, c, dbi, "trimming", 0);
 		if (rc)
 			break;
 	}
@@ -578,7 +578,7 @@ static int op_inode_free(struct store_txn *txn, uint64_t ino)
 		return rc;
 	/* Re-seek after each delete rather than trust the cursor's position. */
 	while ((rc = cursor_step(t, c, st->xattr, ino, MDB_SET_RANGE, &xk, &xv)) == 0) {
-		rc = lmdb_cursor_del(t, c, st->xattr);
+		rc = lmdb_cursor_del(t, c, st->xattr, "mdb_cursor_del", ino);
 		if (rc)
 			break;
 	}
@@ -1140,9 +1140,9 @@ int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino)
 
 /*
  * Deletes the record at c (in t, on dbi), noted for the redo log as a
- * delete of its key. Errors: as txn_fail().
+ * delete of its key. Errors: as txn_fail(), logged with op and ino.
  */
-int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi)
+int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi, const char *op, uint64_t ino)
 {
 	unsigned char kb[LMDB_KEY_MAX];
 	MDB_val k;
@@ -1156,7 +1156,7 @@ int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi)
 		rc = mdb_cursor_del(c, 0);
 	}
 	if (rc)
-		return txn_fail(t, rc, "mdb_cursor_del", dbi, 0);
+		return txn_fail(t, rc, op, dbi, ino);
 	lmdb_redo_note(t, LMDB_REDO_DEL, dbi, &k, NULL);
 	return 0;
 }

@@ -420,7 +420,7 @@ int lmdb_put(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsign
 int lmdb_del(struct lmdb_txn *t, MDB_dbi dbi, MDB_val *key, uint64_t ino);
 int lmdb_cursor_open(struct lmdb_txn *t, MDB_dbi dbi, MDB_cursor **c);
 int lmdb_txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uint64_t ino);
-int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi);
+int lmdb_cursor_del(struct lmdb_txn *t, MDB_cursor *c, MDB_dbi dbi, const char *op, uint64_t ino);
 
 /* lmdb_stream.c: the stream operations (store.h, "Streams") */
 int lmdb_stream_head(struct store_txn *txn, uint64_t dir, struct store_stream_head *out);

@@ -428,7 +428,8 @@ static int decl_drop(struct lmdb_txn *t, uint64_t table, const char *attr, size_
 	for (;;) {
 		rc = ix_seek(t, &c, pre, 11, pre, 11, &k, &v);
 		if (rc == 0) {
-			rc = lmdb_cursor_del(t, c, lmdb_txn_store(t)->meta);
+			rc = lmdb_cursor_del(t, c, lmdb_txn_store(t)->meta, "mdb_cursor_del (index)",
+					     0);
 		} else if (rc == 1) {
 			rc = -ENOENT;
 		}

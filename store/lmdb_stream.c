@@ -387,7 +387,7 @@ int lmdb_stream_drop(struct lmdb_txn *t, uint64_t dir)
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		if (rc || !lmdb_stream_key_parse(&k, &kdir, &off) || kdir != dir)
 			break;
-		rc = lmdb_cursor_del(t, c, st->streams);
+		rc = lmdb_cursor_del(t, c, st->streams, "dropping a stream", dir);
 		if (rc)
 			break;
 	}
