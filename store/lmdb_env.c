@@ -888,20 +888,30 @@ static int stage_end(struct lmdb_txn *t)
 	return t->err;
 }
 
-static int stage_get(struct lmdb_txn *t)
+/* Begins a stage in top-level txn t, which has none. Returns LMDB's result. */
+static int stage_begin(struct lmdb_txn *t)
 {
 	MDB_txn *stage;
+	int rc = mdb_txn_begin(lmdb_txn_store(t)->env, t->mtxn, 0, &stage);
+
+	if (rc == 0) {
+		t->root = t->mtxn;
+		t->mtxn = stage;
+	}
+	return rc;
+}
+
+static int stage_get(struct lmdb_txn *t)
+{
 	int rc;
 
 	if (t->root && (t->staged >= LMDB_STAGE_CHILDREN || t->redo.lost) && (rc = stage_end(t)))
 		return rc;
 	if (t->root)
 		return 0;
-	rc = mdb_txn_begin(lmdb_txn_store(t)->env, t->mtxn, 0, &stage);
+	rc = stage_begin(t);
 	if (rc)
 		return lmdb_errno(lmdb_txn_store(t), rc, "beginning a stage of a transaction", 0);
-	t->root = t->mtxn;
-	t->mtxn = stage;
 	t->staged = 0;
 	return 0;
 }
@@ -915,7 +925,6 @@ static void stage_rebuild(struct lmdb_txn *top, size_t mark)
 	struct lmdb_store *st = lmdb_txn_store(top);
 	struct lmdb_redo *r = &top->redo;
 	struct lmdb_redo_op op;
-	MDB_txn *stage;
 	MDB_val k, v;
 	size_t at = 0;
 	int rc;
@@ -923,19 +932,15 @@ static void stage_rebuild(struct lmdb_txn *top, size_t mark)
 	mdb_txn_abort(top->mtxn);
 	top->mtxn = top->root;
 	top->root = NULL;
-	rc = mdb_txn_begin(st->env, top->mtxn, 0, &stage);
-	if (rc == 0) {
-		top->root = top->mtxn;
-		top->mtxn = stage;
-	}
+	rc = stage_begin(top);
 	for (; rc == 0 && at < mark; at += sizeof(op) + op.klen + op.vlen) {
 		memcpy(&op, r->buf + at, sizeof(op));
 		k = (MDB_val){op.klen, r->buf + at + sizeof(op)};
 		v = (MDB_val){op.vlen, r->buf + at + sizeof(op) + op.klen};
 		if (op.kind == LMDB_REDO_DEL)
-			rc = mdb_del(stage, op.dbi, &k, NULL);
+			rc = mdb_del(top->mtxn, op.dbi, &k, NULL);
 		else
-			rc = mdb_put(stage, op.dbi, &k, &v,
+			rc = mdb_put(top->mtxn, op.dbi, &k, &v,
 				     op.kind == LMDB_REDO_APPEND ? MDB_APPEND : 0);
 	}
 	r->len = mark;
@@ -944,12 +949,18 @@ static void stage_rebuild(struct lmdb_txn *top, size_t mark)
 		top->err = lmdb_errno(st, rc, "rebuilding a stage of a transaction", 0);
 }
 
+/* True when child t wrote to its stage, or an LMDB failure in it (t->err) may have broken it. */
+static bool child_wrote(const struct lmdb_txn *t)
+{
+	return t->redo_writes != t->top->redo.writes || t->err;
+}
+
 /* Undoes the writes of child t, if it made any. */
 static void child_undo(struct lmdb_txn *t)
 {
 	struct lmdb_txn *top = t->top;
 
-	if (t->redo_writes == top->redo.writes && !t->err)
+	if (!child_wrote(t))
 		return;
 	if (!t->redo_whole) {
 		if (!top->err)
@@ -1008,7 +1019,7 @@ static int child_commit(struct lmdb_txn *t)
 	struct lmdb_txn *parent = t->parent;
 	int rc = t->err;
 
-	if (!rc && t->redo_writes != t->top->redo.writes)
+	if (!rc && child_wrote(t))
 		rc = stage_check(t);
 	if (rc) {
 		child_undo(t);

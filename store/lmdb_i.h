@@ -329,7 +329,7 @@ struct lmdb_txn {
 	struct lmdb_inode_memo imemo;
 	/*
 	 * A top-level write txn with children: while it has a stage, mtxn is
-	 * the stage (an LMDB txn nested in root, which children nest in and
+	 * the stage (an LMDB txn nested in root, which children work in and
 	 * every operation on this txn goes to) and root the real top-level
 	 * txn; staged counts the children begun in the stage.
 	 */
