@@ -49,9 +49,12 @@ static int txn_fail(struct lmdb_txn *t, int rc, const char *op, MDB_dbi dbi, uin
 	char what[64];
 	int err;
 
+	/* A lookup's answer, not a failure: no log line, so no name to format. */
+	if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+		return lmdb_errno(st, rc, NULL, ino);
 	snprintf(what, sizeof(what), "%s in the %s database", op, db_name(st, dbi));
 	err = lmdb_errno(st, rc, what, ino);
-	if (rc != MDB_NOTFOUND && rc != MDB_KEYEXIST && !t->err)
+	if (!t->err)
 		t->err = err;
 	return err;
 }
