@@ -9,6 +9,7 @@
  * Decoders check lengths and versions and log what they found; they do not
  * know about transactions.
  */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,46 +18,52 @@
 
 #include "lmdb_i.h"
 
+/*
+ * One field at a time, through memcpy() and <endian.h>: a compiler turns
+ * each into a single load or store, where GCC 12 at -O2 kept a byte loop
+ * (a 500-instruction inode record decode, docs/benchmarks.md).
+ */
 static unsigned char *put_le32(unsigned char *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	v = htole32(v);
+	memcpy(p, &v, 4);
 	return p + 4;
 }
 
 static unsigned char *put_le64(unsigned char *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	v = htole64(v);
+	memcpy(p, &v, 8);
 	return p + 8;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
 }
 
 static uint32_t get_le32(const unsigned char **pp)
 {
-	const unsigned char *p = *pp;
-	uint32_t v = 0;
+	uint32_t v;
 
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	*pp = p + 4;
-	return v;
+	memcpy(&v, *pp, 4);
+	*pp += 4;
+	return le32toh(v);
 }
 
 static uint64_t get_le64(const unsigned char **pp)
 {
-	const unsigned char *p = *pp;
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	*pp = p + 8;
-	return v;
+	memcpy(&v, *pp, 8);
+	*pp += 8;
+	return le64toh(v);
 }
 
 void lmdb_key_set(struct lmdb_key *k, uint64_t ino, const void *name, size_t len)
 {
-	for (int i = 0; i < 8; i++)
-		k->buf[i] = (unsigned char)(ino >> (56 - 8 * i));
+	put_be64(k->buf, ino);
 	if (len > 0)
 		memcpy(k->buf + 8, name, len);
 	k->val.mv_data = k->buf;
@@ -66,12 +73,10 @@ void lmdb_key_set(struct lmdb_key *k, uint64_t ino, const void *name, size_t len
 /* The inode number a key begins with; the caller checks mv_size >= 8. */
 uint64_t lmdb_key_ino(const MDB_val *key)
 {
-	const unsigned char *p = key->mv_data;
-	uint64_t ino = 0;
+	uint64_t ino;
 
-	for (int i = 0; i < 8; i++)
-		ino = ino << 8 | p[i];
-	return ino;
+	memcpy(&ino, key->mv_data, 8);
+	return be64toh(ino);
 }
 
 void lmdb_u32_val(unsigned char buf[4], uint32_t v, MDB_val *out)
@@ -257,8 +262,7 @@ int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v
 /* A change log key: the seq, big-endian so that keys sort by seq. */
 void lmdb_seq_key(unsigned char buf[8], uint64_t seq, MDB_val *out)
 {
-	for (int i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(seq >> (56 - 8 * i));
+	put_be64(buf, seq);
 	out->mv_data = buf;
 	out->mv_size = 8;
 }
