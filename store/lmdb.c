@@ -281,7 +281,8 @@ static int dir_empty(struct lmdb_txn *t, uint64_t dir)
 
 /*
  * The last seq in the log as t sees it (0: empty, or no log on a read-only
- * store made before it). One descent to the last key: no scan.
+ * store made before it): what a write txn knows of its tail, else one
+ * descent to the last key.
  */
 static int change_last_seq(struct lmdb_txn *t, uint64_t *seq)
 {
@@ -290,6 +291,10 @@ static int change_last_seq(struct lmdb_txn *t, uint64_t *seq)
 	MDB_val k, v;
 	int rc;
 
+	if (t->tail.seq_known) {
+		*seq = t->tail.seq;
+		return 0;
+	}
 	if (!st->have_changes) {
 		*seq = 0;
 		return 0;
@@ -369,7 +374,7 @@ static int change_append(struct lmdb_txn *t, enum store_change_kind kind, uint64
 	if (tail->mine && tail->kind == kind && tail->ino == ino && tail->parent == parent &&
 	    tail->namelen == len && (len == 0 || memcmp(tail->name, name, len) == 0))
 		return 0;
-	rc = tail->seq_known ? 0 : change_last_seq(t, &tail->seq);
+	rc = change_last_seq(t, &tail->seq);
 	if (rc)
 		goto broken;
 	tail->seq_known = true;
@@ -419,8 +424,9 @@ static int op_change_last(struct store_txn *txn, uint64_t *seq)
 }
 
 /*
- * The records after `after`, checked to be all there first: the log's
- * last and first keys (two descents), then one cursor walk.
+ * The records after `after`, checked to be all there: the log's last seq,
+ * then one cursor walk from after + 1. Seqs have no gaps, so a walk that
+ * begins past after + 1 means that after + 1 was trimmed.
  */
 static int op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn, void *arg)
 {
@@ -428,7 +434,7 @@ static int op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn,
 	const struct lmdb_store *st = lmdb_txn_store(t);
 	unsigned char buf[8];
 	struct store_change ch;
-	uint64_t first, last;
+	uint64_t last, seq;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc, step;
@@ -443,18 +449,13 @@ static int op_changes(struct store_txn *txn, uint64_t after, store_change_fn fn,
 	rc = cursor_open(t, st->changes, &c);
 	if (rc)
 		return rc;
-	step = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	if (step) { /* not MDB_NOTFOUND: there is a last record */
-		rc = txn_fail(t, step, "mdb_cursor_get", st->changes, 0);
-		goto out;
-	}
-	if (lmdb_seq_get(&k, &first) == 0 && after + 1 < first) {
+	lmdb_seq_key(buf, after + 1, &k);
+	step = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (step == 0 && lmdb_seq_get(&k, &seq) == 0 && seq != after + 1) {
 		rc = -ESTALE; /* after + 1 was trimmed */
 		goto out;
 	}
-	lmdb_seq_key(buf, after + 1, &k);
-	for (step = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); step == 0;
-	     step = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (; step == 0; step = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		rc = lmdb_change_decode(st, &k, &v, &ch);
 		if (!rc)
 			rc = fn(arg, &ch);

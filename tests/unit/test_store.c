@@ -2629,6 +2629,33 @@ static void test_changes_trim(void **state)
 			      (n - 9 + i) % 2 ? a : b, 0, NULL);
 	assert_true(n - first + 1 >= STORE_CHANGES_KEEP);
 
+	/*
+	 * The same answers from a write txn: before it appends (the log's tail
+	 * read by a descent) and after (the tail it knows).
+	 */
+	t = begin(f->st, STORE_TXN_WRITE);
+	for (int i = 0; i < 2; i++) {
+		struct store_attr at = {.ino = a, .mode = S_IFREG | 0600};
+		uint64_t seq = 0, last = n + (uint64_t)i;
+
+		memset(&cs, 0, sizeof(cs));
+		assert_int_equal(store_changes(t, first - 2, collect_change, &cs), -ESTALE);
+		assert_int_equal(cs.n, 0);
+		assert_int_equal(store_changes(t, n - 1, collect_change, &cs), 0);
+		assert_int_equal(cs.n, 1 + i);
+		assert_true(cs.in_order);
+		assert_int_equal(cs.last_seq, last);
+		memset(&cs, 0, sizeof(cs));
+		assert_int_equal(store_changes(t, last, collect_change, &cs), 0);
+		assert_int_equal(cs.n, 0);
+		assert_int_equal(store_changes(t, last + 1, collect_change, &cs), -ESTALE);
+		assert_int_equal(store_change_last(t, &seq), 0);
+		assert_int_equal(seq, last);
+		if (i == 0) /* record n + 1 */
+			assert_int_equal(store_inode_put(t, &at), 0);
+	}
+	store_txn_abort(t);
+
 	/* what is on disk: exactly the records first..n */
 	store_close(f->st);
 	f->st = NULL;
