@@ -741,16 +741,15 @@ static int op_dirent_add(struct store_txn *txn, uint64_t parent, const char *nam
 	if (rc)
 		return rc;
 	lmdb_key_set(&k, parent, name, len);
-	rc = db_get(t, st->dirent, &k.val, &v, parent);
-	if (rc != -ENOENT)
-		return rc ? rc : -EEXIST;
 	/* A directory has one name; a file counts the longest of its names. */
 	keylen = S_ISDIR(c.mode) || c.nlink == 0 || len > c.keylen ? (uint32_t)len : c.keylen;
-	if (!store_item_fits(keylen, c.size, c.xattr_bytes))
-		return -EFBIG;
-
+	if (!store_item_fits(keylen, c.size, c.xattr_bytes)) {
+		rc = db_get(t, st->dirent, &k.val, &v, parent); /* a taken name says so first */
+		return rc == -ENOENT ? -EFBIG : rc ? rc : -EEXIST;
+	}
 	lmdb_dirent_encode(val, ino, c.mode);
 	v = (MDB_val){sizeof(val), val};
+	/* a taken name: MDB_KEYEXIST (-EEXIST), found before LMDB touches a page */
 	rc = db_put(t, st->dirent, &k.val, &v, MDB_NOOVERWRITE, parent);
 	if (rc)
 		return rc;

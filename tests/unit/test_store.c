@@ -1230,6 +1230,11 @@ static void test_item_limit_link(void **state)
 	assert_int_equal(a.keylen, 4);
 	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "itex", 4, file), 0);
 	assert_int_equal(attr_of(t, file).nlink, 2);
+	/* a taken name is EEXIST, whether or not the item would fit under it */
+	make_file(t, STORE_ROOT_INO, "other");
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "other", 5, file), -EEXIST);
+	assert_int_equal(store_dirent_add(t, STORE_ROOT_INO, "itex", 4, file), -EEXIST);
+	assert_int_equal(attr_of(t, file).nlink, 2);
 
 	/* a rename (unlink both, link the new name) to a longer name */
 	assert_int_equal(store_dirent_remove(t, STORE_ROOT_INO, "item", 4, NULL), 0);
