@@ -572,8 +572,8 @@ bool fs_ttl_hide(struct fs_ctx *ctx, const struct store_attr *a);
 double fs_ttl_timeout(const struct store_attr *a, double timeout);
 int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 		     const char *name, size_t len, struct store_attr *out);
-int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
-		     const char *name, size_t len);
+int fs_ttl_dirent_add(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
+		      const char *name, size_t len, uint64_t ino);
 int fs_ttl_filter(struct fs_ctx *ctx, struct store_txn *txn, struct fs_dir *d, uint64_t now,
 		  uint64_t *latest);
 void fs_ttl_changed(struct fs_ctx *ctx, uint64_t ino);

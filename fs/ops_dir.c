@@ -83,11 +83,6 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		rc = -ENOTDIR;
 		goto out;
 	}
-	rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a); /* an expired name is free */
-	if (rc != -ENOENT) {
-		rc = rc ? rc : -EEXIST;
-		goto out;
-	}
 	memset(&a, 0, sizeof(a));
 	rc = store_ino_alloc(txn, &a.ino);
 	if (rc)
@@ -104,7 +99,7 @@ int fs_make_node(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 	a.atime = a.mtime = a.ctime;
 	rc = store_inode_put(txn, &a);
 	if (rc == 0)
-		rc = store_dirent_add(txn, parent, name, len, a.ino);
+		rc = fs_ttl_dirent_add(ctx, txn, parent, name, len, a.ino);
 	if (rc == 0 && target)
 		rc = store_data_put(txn, a.ino, target, strlen(target));
 	if (rc == 0)
@@ -312,9 +307,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	if (rc == 0 && S_ISDIR(a.mode))
 		rc = -EPERM;
 	if (rc == 0)
-		rc = fs_ttl_free_name(ctx, txn, newparent, newname, len);
-	if (rc == 0)
-		rc = store_dirent_add(txn, newparent, newname, len, ino);
+		rc = fs_ttl_dirent_add(ctx, txn, newparent, newname, len, ino);
 	fs_now(&now);
 	if (rc == 0)
 		rc = settle_inode(ctx, txn, ino, &now, FS_KEEP_IF_HELD);

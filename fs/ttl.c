@@ -112,17 +112,22 @@ int fs_ttl_entry_get(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent,
 }
 
 /*
- * For a request about to add parent/name in txn: frees the name if it holds
- * an expired item (fs_ttl_entry_get()). 0 when the name is free or names a
- * live item (the caller's store_dirent_add() then says -EEXIST).
+ * store_dirent_add() of parent/name for ino in txn, where the name of an
+ * expired item is free: only a taken name is looked at, and freed if its
+ * item has expired (fs_ttl_entry_get()). -EEXIST for a live item's name.
  */
-int fs_ttl_free_name(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
-		     size_t len)
+int fs_ttl_dirent_add(struct fs_ctx *ctx, struct store_txn *txn, uint64_t parent, const char *name,
+		      size_t len, uint64_t ino)
 {
 	struct store_attr a;
-	int rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a);
+	int rc = store_dirent_add(txn, parent, name, len, ino);
 
-	return rc == -ENOENT ? 0 : rc;
+	if (rc != -EEXIST)
+		return rc;
+	rc = fs_ttl_entry_get(ctx, txn, parent, name, len, &a);
+	if (rc == 0)
+		return -EEXIST;
+	return rc == -ENOENT ? store_dirent_add(txn, parent, name, len, ino) : rc;
 }
 
 /* An entry of the expiry index. */

@@ -77,7 +77,7 @@ expires "$D/p" "$past"
 expect_fail 1 "No such file or directory" stat "$D/p"
 expect_fail 1 "No such file or directory" cat "$D/p"
 listed "$D" p && fail "ls lists the expired p"
-for n in q m e l c; do
+for n in q m e l c k s; do
 	printf "old $n" >"$D/$n"
 	expires "$D/$n" "$past"
 done
@@ -96,10 +96,14 @@ run_ok mv "$D/c.tmp" "$D/c"
 assert_eq staged "$(cat "$D/c")" "c after a conditional put-if-absent over its expired item"
 hx OK rename "$D/e" "$D/q" noreplace
 assert_eq fresh "$(cat "$D/q")" "q after renameat2(RENAME_NOREPLACE) over its expired item"
+run_ok ln "$D/v" "$D/k"
+assert_eq data "$(cat "$D/k")" "k, a link to v made over its expired item"
+run_ok mkdir "$D/s"
+[ -d "$D/s" ] || fail "s is not a directory after a mkdir over its expired item"
 wait_for "the expired items reclaimed" 5000 sh -c "[ \"\$(sed -n 's/^ttl.reclaimed //p' '$MNT/.itemfs/stats')\" -ge 2 ]" >/dev/null
 commit "$MNT"
-# root, t, v, dir, link, r, m, c, q: p and l reclaimed, the replaced ones freed
-wait_for "only the live inodes left" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 9 ]" >/dev/null
+# root, t, v (also k), dir, link, r, m, c, q, s: p and l reclaimed, the replaced ones freed
+wait_for "only the live inodes left" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 10 ]" >/dev/null
 check_clean "check after the reclaim"
 
 step "names in two directories: hidden, left for the names' reuse, logged once"
@@ -116,7 +120,7 @@ printf one >"$D/d1/h"
 printf two >"$D/d2/h2"
 assert_eq "one two" "$(cat "$D/d1/h") $(cat "$D/d2/h2")" "new items at both names"
 commit "$MNT"
-wait_for "the old item freed" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 13 ]" >/dev/null
+wait_for "the old item freed" 5000 sh -c "[ \"\$('$ITEMFS' check '$STORE' --json | sed -n 's/.*\"inodes\": *\([0-9]*\).*/\1/p')\" = 14 ]" >/dev/null
 check_clean "check after reusing both names"
 [ "$(grep -c "expired, but has names outside directory" "$LOG")" = 1 ] || fail "the give-up is not logged once"
 stop_itemfs
