@@ -43,6 +43,25 @@ took=$(wait_for "B sees the new name" 2500 test -e "$MNT2/t/new")
 echo "B saw the new name after $took ms"
 assert_eq fresh "$(cat "$MNT2/t/new")" "B reads the new item"
 
+step "a create through B of names A made while B held them absent"
+# B's kernel may still take the names for absent and send creates: B's
+# daemon finds them taken, undoes the requests, then opens A's item (no
+# O_EXCL) or says EEXIST (O_EXCL). A's items lose nothing either way.
+mkdir "$MNT/late"
+"$HELPER" fsync "$MNT/late" >/dev/null
+wait_for "B sees the table late" 2500 test -d "$MNT2/late" >/dev/null
+assert_absent "$MNT2/late/a"
+assert_absent "$MNT2/late/b"
+printf 'from A;' >"$MNT/late/a"
+printf 'from A' >"$MNT/late/b"
+"$HELPER" fsync "$MNT/late/a" >/dev/null
+printf 'from B' >>"$MNT2/late/a"
+hx EEXIST open "$MNT2/late/b" wronly,creat,excl
+assert_eq "from A;from B" "$(cat "$MNT2/late/a")" "B's append to A's new item"
+assert_eq "from A" "$(cat "$MNT2/late/b")" "A's item after B's O_EXCL create"
+"$HELPER" fsync "$MNT2/late/a" >/dev/null
+wait_for "A reads B's append" 2500 sh -c "[ \"\$(cat '$MNT/late/a')\" = 'from A;from B' ]" >/dev/null
+
 step "fsync on B's descriptor forces a strongly consistent read"
 readhold_open "$MNT2/t/x"
 readhold_do read "second version" "B's descriptor before the change"
