@@ -627,11 +627,8 @@ static int orphans_list(struct lmdb_txn *t, uint64_t *inos, size_t *n)
 	while (rc == 0 && *n < REAP_BATCH && k.mv_size == LMDB_META_ORPHAN_KEY_LEN &&
 	       memcmp(k.mv_data, LMDB_META_ORPHAN, LMDB_META_ORPHAN_LEN) == 0) {
 		const unsigned char *b = (const unsigned char *)k.mv_data + LMDB_META_ORPHAN_LEN;
-		uint64_t ino = 0;
 
-		for (int i = 0; i < 8; i++)
-			ino = ino << 8 | b[i];
-		inos[(*n)++] = ino;
+		inos[(*n)++] = lmdb_get_be64(b);
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);

@@ -70,7 +70,7 @@ static int ck_decls(struct ck *c, struct ck_decl **out, size_t *n)
 	     rc == 0 && k.mv_size >= 3 && memcmp(k.mv_data, LMDB_META_INDEX_DECL, 3) == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *b = k.mv_data;
-		uint64_t table = 0, id;
+		uint64_t table, id;
 		uint32_t ti;
 
 		if (k.mv_size <= 11 || k.mv_size > LMDB_INDEX_DECL_KEY_MAX ||
@@ -79,8 +79,7 @@ static int ck_decls(struct ck *c, struct ck_decl **out, size_t *n)
 				k.mv_size, v.mv_size);
 			continue;
 		}
-		for (int i = 0; i < 8; i++)
-			table = table << 8 | b[3 + i];
+		table = lmdb_get_be64(b + 3);
 		ti = ck_find(c, table);
 		if (ti == CK_NONE || !ck_is(&c->nodes[ti], S_IFDIR) ||
 		    c->nodes[ti].parent != STORE_ROOT_INO)

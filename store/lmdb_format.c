@@ -9,7 +9,6 @@
  * Decoders check lengths and versions and log what they found; they do not
  * know about transactions.
  */
-#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,52 +17,38 @@
 
 #include "lmdb_i.h"
 
-/*
- * One field at a time, through memcpy() and <endian.h>: a compiler turns
- * each into a single load or store, where GCC 12 at -O2 kept a byte loop
- * (a 500-instruction inode record decode, docs/benchmarks.md).
- */
+/* One field at a time, advancing p: the format's fields follow each other. */
 static unsigned char *put_le32(unsigned char *p, uint32_t v)
 {
-	v = htole32(v);
-	memcpy(p, &v, 4);
+	lmdb_put_le32(p, v);
 	return p + 4;
 }
 
 static unsigned char *put_le64(unsigned char *p, uint64_t v)
 {
-	v = htole64(v);
-	memcpy(p, &v, 8);
+	lmdb_put_le64(p, v);
 	return p + 8;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
 }
 
 static uint32_t get_le32(const unsigned char **pp)
 {
-	uint32_t v;
+	uint32_t v = lmdb_get_le32(*pp);
 
-	memcpy(&v, *pp, 4);
 	*pp += 4;
-	return le32toh(v);
+	return v;
 }
 
 static uint64_t get_le64(const unsigned char **pp)
 {
-	uint64_t v;
+	uint64_t v = lmdb_get_le64(*pp);
 
-	memcpy(&v, *pp, 8);
 	*pp += 8;
-	return le64toh(v);
+	return v;
 }
 
 void lmdb_key_set(struct lmdb_key *k, uint64_t ino, const void *name, size_t len)
 {
-	put_be64(k->buf, ino);
+	lmdb_put_be64(k->buf, ino);
 	if (len > 0)
 		memcpy(k->buf + 8, name, len);
 	k->val.mv_data = k->buf;
@@ -73,10 +58,7 @@ void lmdb_key_set(struct lmdb_key *k, uint64_t ino, const void *name, size_t len
 /* The inode number a key begins with; the caller checks mv_size >= 8. */
 uint64_t lmdb_key_ino(const MDB_val *key)
 {
-	uint64_t ino;
-
-	memcpy(&ino, key->mv_data, 8);
-	return be64toh(ino);
+	return lmdb_get_be64(key->mv_data);
 }
 
 void lmdb_u32_val(unsigned char buf[4], uint32_t v, MDB_val *out)
@@ -262,7 +244,7 @@ int lmdb_data_decode(const struct lmdb_store *st, uint64_t ino, const MDB_val *v
 /* A change log key: the seq, big-endian so that keys sort by seq. */
 void lmdb_seq_key(unsigned char buf[8], uint64_t seq, MDB_val *out)
 {
-	put_be64(buf, seq);
+	lmdb_put_be64(buf, seq);
 	out->mv_data = buf;
 	out->mv_size = 8;
 }

@@ -22,28 +22,13 @@
 
 #define INDEX_DEPTH_MAX 4096 /* parent pointers followed before giving up */
 
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (56 - 8 * i));
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* ---- keys ------------------------------------------------------------------ */
 
 size_t lmdb_index_decl_key(unsigned char buf[LMDB_INDEX_DECL_KEY_MAX], uint64_t table,
 			   const char *attr, size_t alen)
 {
 	memcpy(buf, LMDB_META_INDEX_DECL, 3);
-	put_be64(buf + 3, table);
+	lmdb_put_be64(buf + 3, table);
 	memcpy(buf + 11, attr, alen);
 	return 11 + alen;
 }
@@ -61,7 +46,7 @@ size_t lmdb_index_entry_key(unsigned char buf[LMDB_INDEX_ENTRY_KEY_MAX], uint64_
 	size_t n = 11;
 
 	memcpy(buf, LMDB_META_INDEX_ENTRY, 3);
-	put_be64(buf + 3, id);
+	lmdb_put_be64(buf + 3, id);
 	for (size_t i = 0; i < len; i++) {
 		buf[n++] = v[i];
 		if (v[i] == 0)
@@ -70,7 +55,7 @@ size_t lmdb_index_entry_key(unsigned char buf[LMDB_INDEX_ENTRY_KEY_MAX], uint64_
 	buf[n++] = 0;
 	buf[n++] = 0;
 	if (with_ino) {
-		put_be64(buf + n, ino);
+		lmdb_put_be64(buf + n, ino);
 		n += 8;
 	}
 	return n;
@@ -84,7 +69,7 @@ bool lmdb_index_entry_parse(const MDB_val *k, uint64_t *id, unsigned char *value
 
 	if (k->mv_size < 3 + 8 + 2 + 8 || memcmp(b, LMDB_META_INDEX_ENTRY, 3) != 0)
 		return false;
-	*id = get_be64(b + 3);
+	*id = lmdb_get_be64(b + 3);
 	for (i = 11; i + 1 < k->mv_size - 8; i++) {
 		if (b[i] != 0) {
 			value[n++] = b[i];
@@ -100,7 +85,7 @@ bool lmdb_index_entry_parse(const MDB_val *k, uint64_t *id, unsigned char *value
 	if (i + 2 + 8 != k->mv_size || n > STORE_INDEX_VALUE_MAX)
 		return false;
 	*len = n;
-	*ino = get_be64(b + k->mv_size - 8);
+	*ino = lmdb_get_be64(b + k->mv_size - 8);
 	return true;
 }
 
@@ -423,7 +408,7 @@ static int decl_drop(struct lmdb_txn *t, uint64_t table, const char *attr, size_
 	int rc;
 
 	memcpy(pre, LMDB_META_INDEX_ENTRY, 3);
-	put_be64(pre + 3, id);
+	lmdb_put_be64(pre + 3, id);
 	/* Re-seek after each delete rather than trust the cursor's position. */
 	for (;;) {
 		rc = ix_seek(t, &c, pre, 11, pre, 11, &k, &v);
@@ -746,7 +731,7 @@ int lmdb_index_values(struct store_txn *txn, uint64_t table, const char *attr, c
 	if (rc)
 		return rc;
 	memcpy(pre, LMDB_META_INDEX_ENTRY, 3);
-	put_be64(pre + 3, id);
+	lmdb_put_be64(pre + 3, id);
 	if (fromlen > STORE_INDEX_VALUE_MAX)
 		fromlen = STORE_INDEX_VALUE_MAX;
 	/* from's key without its terminator: the first value >= from */
@@ -793,7 +778,7 @@ int lmdb_index_items(struct store_txn *txn, uint64_t table, const char *attr, co
 	     rc = ix_next(t, c, kb, plen, &k, &v)) {
 		if (k.mv_size != plen + 8)
 			continue;
-		stop = fn(arg, get_be64((const unsigned char *)k.mv_data + plen));
+		stop = fn(arg, lmdb_get_be64((const unsigned char *)k.mv_data + plen));
 		if (stop)
 			break;
 	}

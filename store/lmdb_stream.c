@@ -36,8 +36,7 @@ void lmdb_stream_head_encode(const struct store_stream_head *h,
 
 	v[0] = LMDB_STREAM_HEAD_VERSION;
 	for (int i = 0; i < 3; i++)
-		for (int b = 0; b < 8; b++)
-			v[1 + 8 * i + b] = (unsigned char)(f[i] >> (8 * b));
+		lmdb_put_le64(v + 1 + 8 * i, f[i]);
 }
 
 /* The head record's fields (first, first_ns, seq) into *out; the rest zeroed. */
@@ -49,19 +48,9 @@ int lmdb_stream_head_decode(const MDB_val *v, struct store_stream_head *out)
 	if (v->mv_size != LMDB_STREAM_HEAD_VAL_LEN || p[0] != LMDB_STREAM_HEAD_VERSION)
 		return -EINVAL;
 	for (int i = 0; i < 3; i++)
-		for (int b = 7; b >= 0; b--)
-			f[i] = f[i] << 8 | p[1 + 8 * i + b];
+		f[i] = lmdb_get_le64(p + 1 + 8 * i);
 	*out = (struct store_stream_head){.first = f[0], .end = f[0], .first_ns = f[1], .seq = f[2]};
 	return 0;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-	uint64_t x = 0;
-
-	for (int b = 7; b >= 0; b--)
-		x = x << 8 | p[b];
-	return x;
 }
 
 int lmdb_stream_rec_decode(const MDB_val *v, uint64_t *time_ns, uint64_t *seq, size_t *len)
@@ -69,8 +58,8 @@ int lmdb_stream_rec_decode(const MDB_val *v, uint64_t *time_ns, uint64_t *seq, s
 	if (v->mv_size <= LMDB_STREAM_REC_HDR_LEN ||
 	    v->mv_size - LMDB_STREAM_REC_HDR_LEN > STORE_STREAM_REC_MAX)
 		return -EINVAL;
-	*time_ns = le64(v->mv_data);
-	*seq = le64((const unsigned char *)v->mv_data + 8);
+	*time_ns = lmdb_get_le64(v->mv_data);
+	*seq = lmdb_get_le64((const unsigned char *)v->mv_data + 8);
 	*len = v->mv_size - LMDB_STREAM_REC_HDR_LEN;
 	return 0;
 }
@@ -200,10 +189,8 @@ int lmdb_stream_append(struct store_txn *txn, uint64_t dir, uint64_t seq, uint64
 		if (rc)
 			return memo_forget(t, dir, rc);
 	}
-	for (int b = 0; b < 8; b++) {
-		vb[b] = (unsigned char)(time_ns >> (8 * b));
-		vb[8 + b] = (unsigned char)(seq >> (8 * b));
-	}
+	lmdb_put_le64(vb, time_ns);
+	lmdb_put_le64(vb + 8, seq);
 	memcpy(vb + LMDB_STREAM_REC_HDR_LEN, rec, len);
 	k = lmdb_stream_key(kb, dir, true, h.end);
 	v = (MDB_val){LMDB_STREAM_REC_HDR_LEN + len, vb};
