@@ -27,6 +27,7 @@
 
 #include "cache.h"
 #include "cache_i.h"
+#include "test_rand.h"
 
 #define PAGE CACHE_PAGE_SIZE
 #define COST_PAGE cache_entry_cost(PAGE, 0)
@@ -74,15 +75,6 @@ static bool matches(const void *data, size_t len, uint64_t seed)
 		return false;
 	fill(buf, len, seed);
 	return memcmp(buf, data, len) == 0;
-}
-
-/* A deterministic generator, so a failing run can be replayed. */
-static uint64_t rnd(uint64_t *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 7;
-	*state ^= *state << 17;
-	return *state;
 }
 
 static void page_bytes(unsigned char *buf, uint64_t ino, uint64_t version, uint32_t index)
@@ -481,14 +473,14 @@ struct rkey {
 
 static void random_key(uint64_t *rs, struct rkey *k)
 {
-	k->kind = (int)(rnd(rs) % CACHE_KIND_COUNT);
-	k->ino = 1 + rnd(rs) % 24;
-	k->version = k->kind == CACHE_KIND_PAGE ? 1 + rnd(rs) % 3 : 0;
-	k->index = k->kind == CACHE_KIND_PAGE ? (uint32_t)(rnd(rs) % 8) : 0;
+	k->kind = (int)(test_rand(rs) % CACHE_KIND_COUNT);
+	k->ino = 1 + test_rand(rs) % 24;
+	k->version = k->kind == CACHE_KIND_PAGE ? 1 + test_rand(rs) % 3 : 0;
+	k->index = k->kind == CACHE_KIND_PAGE ? (uint32_t)(test_rand(rs) % 8) : 0;
 	k->namelen = 0;
 	if (k->kind == CACHE_KIND_NEGATIVE)
-		k->namelen =
-		    (size_t)snprintf(k->name, sizeof(k->name), "n%u", (unsigned)(rnd(rs) % 16));
+		k->namelen = (size_t)snprintf(k->name, sizeof(k->name), "n%u",
+					      (unsigned)(test_rand(rs) % 16));
 }
 
 static uint64_t rkey_seed(const struct rkey *k, uint64_t stamp, size_t len)
@@ -561,13 +553,13 @@ static void test_budget_under_churn(void **state)
 	struct cache_stats st;
 
 	for (i = 0; i < 20000; i++) {
-		unsigned op = (unsigned)(rnd(&rs) % 100);
+		unsigned op = (unsigned)(test_rand(&rs) % 100);
 		struct cache_ref *ref = NULL;
 		struct rkey k;
 
 		random_key(&rs, &k);
 		if (op < 40) {
-			uint64_t stamp = rnd(&rs) % 100000;
+			uint64_t stamp = test_rand(&rs) % 100000;
 
 			/* at most 6 pins of <= 8 KiB: an insert always finds room */
 			size_t cost;
@@ -592,7 +584,7 @@ static void test_budget_under_churn(void **state)
 			}
 		} else if (op < 85) {
 			if (nheld > 0) {
-				unsigned h = (unsigned)(rnd(&rs) % nheld);
+				unsigned h = (unsigned)(test_rand(&rs) % nheld);
 
 				/* pinned bytes stay valid, invalidated or not */
 				assert_true(ref_valid(&keys[h], held[h]));
@@ -618,7 +610,7 @@ static void test_budget_under_churn(void **state)
 			cache_invalidate_ino(c, k.ino);
 		} else if (op < 99) {
 			cache_invalidate_negatives(c, k.ino);
-		} else if (rnd(&rs) % 4 == 0) {
+		} else if (test_rand(&rs) % 4 == 0) {
 			cache_invalidate_all(c);
 		} else {
 			cache_invalidate_all_negatives(c);
@@ -1219,7 +1211,7 @@ static void *hammer_worker(void *arg)
 	unsigned long ops = 0;
 
 	while (!atomic_load_explicit(&h->stop, memory_order_relaxed)) {
-		unsigned op = (unsigned)(rnd(&rs) % 1000);
+		unsigned op = (unsigned)(test_rand(&rs) % 1000);
 		struct cache_ref *ref = NULL;
 		struct rkey k;
 		int rc;
@@ -1227,7 +1219,7 @@ static void *hammer_worker(void *arg)
 		/* pages more often than the other kinds */
 		do
 			random_key(&rs, &k);
-		while (rnd(&rs) % 2 && k.kind != CACHE_KIND_PAGE);
+		while (test_rand(&rs) % 2 && k.kind != CACHE_KIND_PAGE);
 		ops++;
 		if (op < 850) {
 			/* the read path: get, or fill on a miss */
@@ -1235,7 +1227,7 @@ static void *hammer_worker(void *arg)
 			if (rc == -ENOENT) {
 				size_t cost;
 
-				rc = rkey_insert(c, &k, rnd(&rs) % 1000000, 12000,
+				rc = rkey_insert(c, &k, test_rand(&rs) % 1000000, 12000,
 						 op % 2 ? &ref : NULL, &cost);
 				if (rc == -ENOMEM)
 					atomic_fetch_add(&h->nomem, 1);
@@ -1257,7 +1249,7 @@ static void *hammer_worker(void *arg)
 		} else if (op < 930) {
 			if (npins == 0)
 				continue;
-			i = (unsigned)(rnd(&rs) % npins);
+			i = (unsigned)(test_rand(&rs) % npins);
 			if (!ref_valid(&keys[i], pins[i]))
 				hammer_fail(h, "pinned bytes changed");
 			cache_put(c, pins[i]);
@@ -1276,7 +1268,7 @@ static void *hammer_worker(void *arg)
 			cache_invalidate_negatives(c, k.ino);
 		} else if (op < 998) {
 			cache_invalidate_all_negatives(c);
-		} else if (rnd(&rs) % 8 == 0) {
+		} else if (test_rand(&rs) % 8 == 0) {
 			cache_invalidate_all(c);
 		}
 	}

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "stream_fmt.h"
+#include "test_rand.h"
 
 static char line[FS_STREAM_LINE_MAX + 1];
 
@@ -136,14 +137,6 @@ static int reference(const struct fs_stream_rec *r, char *buf, size_t size)
 	return n;
 }
 
-static uint64_t next_rand(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* Times and numbers across their whole range give the bytes gmtime_r() and snprintf() gave. */
 static void test_against_libc(void **state)
 {
@@ -162,15 +155,15 @@ static void test_against_libc(void **state)
 
 		r.time.tv_sec = k < (int)(sizeof(edges) / sizeof(edges[0]))
 				    ? edges[k] + (i / 20) % 3 - 1
-				    : -62167219200 + (int64_t)(next_rand(&s) % 315569520000u);
+				    : -62167219200 + (int64_t)(test_rand(&s) % 315569520000u);
 		if (r.time.tv_sec < -62167219200 || r.time.tv_sec > 253402300799)
 			r.time.tv_sec = 0;
-		r.time.tv_nsec = (long)(next_rand(&s) % 1000000000u);
-		r.event = (enum fs_stream_event)(next_rand(&s) % 3);
-		r.seq = i % 7 == 0 ? UINT64_MAX : next_rand(&s) >> (next_rand(&s) % 64);
-		r.ino = i % 5 == 0 ? 0 : next_rand(&s) >> (next_rand(&s) % 64);
-		r.version = i % 11 == 0 ? UINT64_MAX : next_rand(&s) % 1000;
-		r.size = i % 13 == 0 ? 409600 : next_rand(&s) >> (next_rand(&s) % 64);
+		r.time.tv_nsec = (long)(test_rand(&s) % 1000000000u);
+		r.event = (enum fs_stream_event)(test_rand(&s) % 3);
+		r.seq = i % 7 == 0 ? UINT64_MAX : test_rand(&s) >> (test_rand(&s) % 64);
+		r.ino = i % 5 == 0 ? 0 : test_rand(&s) >> (test_rand(&s) % 64);
+		r.version = i % 11 == 0 ? UINT64_MAX : test_rand(&s) % 1000;
+		r.size = i % 13 == 0 ? 409600 : test_rand(&s) >> (test_rand(&s) % 64);
 		n = fs_stream_format(&r, line, sizeof(line));
 		assert_int_equal(n, reference(&r, want, sizeof(want)));
 		line[n] = '\0';
