@@ -1049,6 +1049,7 @@ int lmdb_txn_begin_nested(struct store_txn *ptxn, struct store_txn **out)
 	if (!t)
 		return -ENOMEM;
 	top->spare = NULL;
+	/* All but the memos (tail up to root), which are the parent's, below. */
 	memset(t, 0, offsetof(struct lmdb_txn, tail));
 	memset(&t->root, 0, sizeof(*t) - offsetof(struct lmdb_txn, root));
 	top->staged++;

@@ -324,7 +324,12 @@ struct lmdb_txn {
 	size_t redo_mark;
 	uint64_t redo_writes;
 	bool redo_whole; /* the log held every write of the stage when it began */
-	struct lmdb_txn *next;	      /* idle list link */
+	struct lmdb_txn *next; /* idle list link */
+	/*
+	 * The memos, tail up to root: a child begins with copies of its
+	 * parent's, and lmdb_txn_begin_nested() zeroes the rest of it around
+	 * them. A field added here must be copied there.
+	 */
 	struct lmdb_change_tail tail; /* write txns only */
 	struct lmdb_stream_memo smemo; /* write txns only */
 	struct lmdb_inode_memo imemo;
