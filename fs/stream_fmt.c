@@ -127,6 +127,9 @@ static char *put_str(char *p, const char *s, size_t n)
 	return p + n;
 }
 
+/* put_str() of a string literal, its length counted by the compiler. */
+#define put_lit(p, lit) put_str(p, lit, sizeof(lit) - 1)
+
 /*
  * The proleptic Gregorian date of day `days` since 1970-01-01 (negative
  * before it): Howard Hinnant's civil_from_days, in 400-year eras.
@@ -167,9 +170,9 @@ int fs_stream_format(const struct fs_stream_rec *r, char *buf, size_t size)
 	civil_from_days(days, &year, &month, &day);
 	if (year < 0 || year > 9999) /* RFC 3339 years have four digits */
 		return -EINVAL;
-	h = put_str(h, "{\"seq\":", 7);
+	h = put_lit(h, "{\"seq\":");
 	h = put_dec(h, r->seq, 1);
-	h = put_str(h, ",\"time\":\"", 9);
+	h = put_lit(h, ",\"time\":\"");
 	h = put_dec(h, (uint64_t)year, 4);
 	*h++ = '-';
 	h = put_dec(h, month, 2);
@@ -183,19 +186,19 @@ int fs_stream_format(const struct fs_stream_rec *r, char *buf, size_t size)
 	h = put_dec(h, sod % 60, 2);
 	*h++ = '.';
 	h = put_dec(h, (uint64_t)r->time.tv_nsec, 9);
-	h = put_str(h, "Z\",\"event\":\"", 12);
-	h = put_str(h, event_names[r->event], 6);
-	h = put_str(h, "\",", 2);
-	t = put_str(t, ",\"version\":\"", 12);
+	h = put_lit(h, "Z\",\"event\":\"");
+	h = put_str(h, event_names[r->event], strlen(event_names[r->event]));
+	h = put_lit(h, "\",");
+	t = put_lit(t, ",\"version\":\"");
 	t = put_dec(t, r->ino, 1);
 	*t++ = ':';
 	t = put_dec(t, r->version, 1);
 	*t++ = '"';
 	if (r->event != FS_STREAM_REMOVE) {
-		t = put_str(t, ",\"size\":", 8);
+		t = put_lit(t, ",\"size\":");
 		t = put_dec(t, r->size, 1);
 	}
-	t = put_str(t, "}\n", 2);
+	t = put_lit(t, "}\n");
 	if (!put(buf, size, &used, head, (size_t)(h - head)) ||
 	    !put_key(buf, size, &used, r->key, r->keylen) ||
 	    !put(buf, size, &used, tail, (size_t)(t - tail)))
